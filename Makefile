@@ -1,0 +1,34 @@
+# Two entry points: `make demo` (the main job) and `make test` (the whole suite, both precisions).
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.gmmjax-installed
+
+# XLA's concurrency-optimised CPU scheduler can deadlock on independent batched
+# linear-algebra calls (jaxlib 0.10.x); gmmjax sets this itself too, it is repeated here
+# so that every process the Makefile starts is covered.
+export XLA_FLAGS ?= --xla_cpu_enable_concurrency_optimized_scheduler=false
+
+.PHONY: demo test lint install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/gmmjax demo
+
+test: $(STAMP)
+	JAX_ENABLE_X64=0 $(PY) -m pytest -q
+	JAX_ENABLE_X64=1 $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check gmmjax tests benchmarks
+	$(VENV)/bin/ruff format --check gmmjax tests benchmarks
+
+clean:
+	rm -rf $(VENV) gmmjax-demo .pytest_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""gmmjax: Gaussian mixture models as differentiable JAX objects.
+
+Closed-form distances between mixtures (L2, Cauchy–Schwarz, KL), optimal transport between
+mixtures, and a fixed-basis density learner. Every function is a pure JAX function: jit-able,
+vmap-able and differentiable. Importing gmmjax disables XLA's concurrency-optimised CPU
+scheduler when no JAX backend has started yet (see ``gmmjax._xla_flags``; opt out with
+``GMMJAX_KEEP_XLA_FLAGS=1``).
+"""
+
+from gmmjax._xla_flags import disable_cpu_concurrency_scheduler as _guard
+
+_guard()
+
+# ruff: noqa: E402
+from gmmjax._kl import KL_METHODS, gaussian_entropy, kl_divergence, kl_gaussian
+from gmmjax._mixture import GMM, Gaussian, stack
+from gmmjax._overlap import (
+    cauchy_schwarz_divergence,
+    gaussian_overlap,
+    inner_product,
+    l2_distance,
+    l2_distance_squared,
+    log_gaussian_overlap,
+    log_inner_product,
+    log_l2_distance_squared,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GMM",
+    "KL_METHODS",
+    "Gaussian",
+    "cauchy_schwarz_divergence",
+    "gaussian_entropy",
+    "gaussian_overlap",
+    "inner_product",
+    "kl_divergence",
+    "kl_gaussian",
+    "l2_distance",
+    "l2_distance_squared",
+    "log_gaussian_overlap",
+    "log_inner_product",
+    "log_l2_distance_squared",
+    "stack",
+]

@@ -1,0 +1,598 @@
+"""Gaussian and GMM pytrees: construction, validation, densities, sampling, interop.
+
+Both classes are frozen dataclasses registered as JAX pytrees whose leaves are their arrays,
+so they pass through ``jit``, ``vmap`` and ``grad`` unchanged. Leading axes before the
+component axis are batch axes (a collection of mixtures); ``stack`` builds one.
+
+Covariances are either full, ``(..., K, d, d)``, or diagonal variances, ``(..., K, d)``; the
+kind is read from the ranks (``covs.ndim == means.ndim + 1`` means full), so it is static under
+``jit`` and never stored as a flag that could disagree with the data.
+
+Validation happens in the constructor. Shapes are always checked (they are static, also under
+``jit``); values (finite, weights on the simplex, covariances symmetric PSD) are checked when
+the arrays are concrete. Inside a jitted function the constructor receives tracers and the value
+checks are skipped: invalid values then propagate as NaN/inf through the computation instead of
+raising. Build mixtures outside ``jit`` (or pass ``validate=True`` arrays that were already
+checked) to get the eager errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gmmjax._checks import is_concrete
+
+__all__ = ["GMM", "Gaussian", "stack"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def _float_dtype(*arrays: Any) -> jnp.dtype:
+    dtype = jnp.result_type(*arrays)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    return dtype
+
+
+def _as_float(*arrays: Any) -> list[jax.Array]:
+    arrays = [jnp.asarray(a) for a in arrays]
+    dtype = _float_dtype(*arrays)
+    return [a.astype(dtype) for a in arrays]
+
+
+def _symmetry_psd_problem(covs: np.ndarray) -> str | None:
+    """Return a description of the first symmetry/PSD violation in full ``covs``, or None."""
+    rtol = np.sqrt(np.finfo(covs.dtype).eps)
+    scale = np.max(np.abs(covs), axis=(-2, -1)) + np.finfo(covs.dtype).tiny
+    asym = np.max(np.abs(covs - np.swapaxes(covs, -1, -2)), axis=(-2, -1))
+    bad = np.argwhere(asym > rtol * scale)
+    if bad.size:
+        idx = tuple(int(i) for i in bad[0])
+        return f"covs[{idx}] is not symmetric (max |C - C^T| = {asym[idx]:.3g})"
+    eig_min = np.linalg.eigvalsh(covs.astype(np.float64)).min(axis=-1)
+    bad = np.argwhere(eig_min < -rtol * scale)
+    if bad.size:
+        idx = tuple(int(i) for i in bad[0])
+        return f"covs[{idx}] is not positive semi-definite (smallest eigenvalue {eig_min[idx]:.3g})"
+    return None
+
+
+def _check_finite(name: str, arr: np.ndarray) -> None:
+    if not np.all(np.isfinite(arr)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} must be finite; {name}[{bad}] = {arr[bad]}")
+
+
+def _check_covs(covs: np.ndarray, diagonal: bool) -> None:
+    _check_finite("covs", covs)
+    if diagonal:
+        if np.any(covs < 0):
+            bad = tuple(int(i) for i in np.argwhere(covs < 0)[0])
+            raise ValueError(f"diagonal covs (variances) must be >= 0; covs[{bad}] = {covs[bad]}")
+        return
+    problem = _symmetry_psd_problem(covs)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def _weight_tolerance(dtype: Any, n_components: int) -> float:
+    return 64.0 * float(jnp.finfo(dtype).eps) * max(1, n_components)
+
+
+def _check_weights(weights: np.ndarray, dtype: Any) -> None:
+    _check_finite("weights", weights)
+    if np.any(weights < 0):
+        raise ValueError(f"weights must be >= 0; got min {weights.min():.6g}")
+    sums = weights.sum(axis=-1)
+    tol = _weight_tolerance(dtype, weights.shape[-1])
+    if np.any(np.abs(sums - 1.0) > tol):
+        worst = float(sums.flat[np.argmax(np.abs(sums - 1.0))])
+        raise ValueError(
+            f"weights must sum to 1 (tolerance {tol:.1e} for {jnp.dtype(dtype).name}); got a sum "
+            f"of {worst!r}. Pass normalize=True to divide by the sum explicitly."
+        )
+
+
+def _covariance_factor(covs: jax.Array) -> jax.Array:
+    """Lower Cholesky factors of full covariances, with a relative jitter of a few ulps.
+
+    The jitter (``10 * eps * max diag``) lets sampling work for singular (PSD) covariances and
+    changes a positive-definite covariance only at round-off level.
+    """
+    d = covs.shape[-1]
+    eps = jnp.finfo(covs.dtype).eps
+    scale = jnp.max(jnp.diagonal(covs, axis1=-2, axis2=-1), axis=-1)[..., None, None]
+    return jnp.linalg.cholesky(covs + 10.0 * eps * scale * jnp.eye(d, dtype=covs.dtype))
+
+
+def _pytree(cls: type) -> type:
+    """Register ``cls`` (a frozen dataclass) as a pytree whose fields are all leaves.
+
+    Unflattening bypasses ``__init__`` so transformations (which rebuild the object with
+    tracers, batched arrays or sentinels) never trigger validation.
+    """
+    fields = tuple(f.name for f in dataclasses.fields(cls))
+
+    def flatten_with_keys(obj: Any) -> tuple[list[tuple[Any, Any]], None]:
+        return [(jax.tree_util.GetAttrKey(n), getattr(obj, n)) for n in fields], None
+
+    def flatten(obj: Any) -> tuple[list[Any], None]:
+        return [getattr(obj, n) for n in fields], None
+
+    def unflatten(_: None, leaves: Sequence[Any]) -> Any:
+        return cls._unchecked(*leaves)
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    return cls
+
+
+@_pytree
+@dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)
+class Gaussian:
+    """A Gaussian distribution :math:`\\mathcal N(\\mu, \\Sigma)` (or a batch of them).
+
+    Args:
+        mean: ``(..., d)`` mean vector.
+        cov: ``(..., d, d)`` covariance matrix (symmetric positive semi-definite) or
+            ``(..., d)`` diagonal variances (>= 0).
+        validate: check values eagerly when the arrays are concrete (default True).
+
+    Raises:
+        ValueError: on inconsistent shapes, non-finite values, or a covariance that is not
+            symmetric PSD (diagonal: negative variance).
+
+    Example:
+        >>> g = Gaussian(jnp.zeros(2), jnp.eye(2))
+        >>> g.dim
+        2
+    """
+
+    mean: jax.Array
+    cov: jax.Array
+
+    def __init__(self, mean: Any, cov: Any, *, validate: bool = True) -> None:
+        mean, cov = _as_float(mean, cov)
+        if mean.ndim < 1 or mean.shape[-1] < 1:
+            raise ValueError(f"mean must have shape (..., d) with d >= 1; got {mean.shape}")
+        d = mean.shape[-1]
+        if cov.shape not in (mean.shape, (*mean.shape, d)):
+            raise ValueError(
+                f"cov must have shape {(*mean.shape, d)} (full) or {mean.shape} (diagonal) "
+                f"to match mean {mean.shape}; got {cov.shape}"
+            )
+        if validate and is_concrete(mean, cov):
+            _check_finite("mean", np.asarray(mean))
+            _check_covs(np.asarray(cov), diagonal=cov.ndim == mean.ndim)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "cov", cov)
+
+    @classmethod
+    def _unchecked(cls, mean: Any, cov: Any) -> Gaussian:
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "mean", mean)
+        object.__setattr__(obj, "cov", cov)
+        return obj
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``d`` of the space."""
+        return self.mean.shape[-1]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading batch axes (``()`` for a single Gaussian)."""
+        return tuple(self.mean.shape[:-1])
+
+    @property
+    def is_diagonal(self) -> bool:
+        """True when ``cov`` holds diagonal variances ``(..., d)``."""
+        return self.cov.ndim == self.mean.ndim
+
+    def full_cov(self) -> jax.Array:
+        """The covariance as a ``(..., d, d)`` matrix (diagonal variances are embedded)."""
+        return _embed_diagonal(self.cov) if self.is_diagonal else self.cov
+
+    def as_gmm(self) -> GMM:
+        """This Gaussian as a one-component mixture."""
+        w = jnp.ones((*self.batch_shape, 1), self.mean.dtype)
+        cov = jnp.expand_dims(self.cov, self.mean.ndim - 1)
+        return GMM._unchecked(w, self.mean[..., None, :], cov)
+
+    def log_prob(self, x: Any) -> jax.Array:
+        """Log density at ``x`` of shape ``(..., d)``; see :meth:`GMM.log_prob`."""
+        return self.as_gmm().log_prob(x)
+
+    def sample(self, key: jax.Array, n: int) -> jax.Array:
+        """``n`` samples, shape ``(n, d)``; see :meth:`GMM.sample`."""
+        return self.as_gmm().sample(key, n)
+
+    def __repr__(self) -> str:
+        kind = "diagonal" if self.is_diagonal else "full"
+        return (
+            f"Gaussian(dim={self.dim}, cov={kind}, batch_shape={self.batch_shape}, "
+            f"dtype={self.mean.dtype})"
+        )
+
+
+def _embed_diagonal(variances: jax.Array) -> jax.Array:
+    return variances[..., :, None] * jnp.eye(variances.shape[-1], dtype=variances.dtype)
+
+
+@_pytree
+@dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)
+class GMM:
+    """A Gaussian mixture :math:`p(x) = \\sum_k w_k\\, \\mathcal N(x \\mid \\mu_k, \\Sigma_k)`.
+
+    Args:
+        weights: ``(..., K)`` mixture weights, >= 0 and summing to 1 along the last axis.
+            Zero weights are allowed (padding components change no result).
+        means: ``(..., K, d)`` component means.
+        covs: ``(..., K, d, d)`` full covariances (symmetric PSD) or ``(..., K, d)`` diagonal
+            variances (>= 0).
+        normalize: divide ``weights`` by their sum instead of requiring it to be 1. Never done
+            implicitly.
+        validate: check values eagerly when the arrays are concrete (default True). Under
+            ``jit`` the arrays are tracers and only the shapes are checked; invalid values then
+            show up as NaN in results.
+
+    Raises:
+        ValueError: naming the field, the shapes and the offending value, for inconsistent
+            shapes, an empty mixture, non-finite values, negative weights, weights that do not
+            sum to 1, or covariances that are not symmetric PSD.
+
+    Example:
+        >>> p = GMM(jnp.array([0.3, 0.7]), jnp.array([[0.0], [2.0]]), jnp.array([[1.0], [0.5]]))
+        >>> p.n_components, p.dim, p.is_diagonal
+        (2, 1, True)
+    """
+
+    weights: jax.Array
+    means: jax.Array
+    covs: jax.Array
+
+    def __init__(
+        self,
+        weights: Any,
+        means: Any,
+        covs: Any,
+        *,
+        normalize: bool = False,
+        validate: bool = True,
+    ) -> None:
+        weights, means, covs = _as_float(weights, means, covs)
+        if means.ndim < 2:
+            raise ValueError(f"means must have shape (..., K, d); got {means.shape}")
+        k, d = means.shape[-2:]
+        if k < 1 or d < 1:
+            raise ValueError(f"a GMM needs at least one component and d >= 1; means {means.shape}")
+        if weights.shape != means.shape[:-1]:
+            raise ValueError(
+                f"weights must have shape {means.shape[:-1]} to match means {means.shape}; "
+                f"got {weights.shape}"
+            )
+        if covs.shape not in (means.shape, (*means.shape, d)):
+            raise ValueError(
+                f"covs must have shape {(*means.shape, d)} (full) or {means.shape} (diagonal) "
+                f"to match means {means.shape}; got {covs.shape}"
+            )
+        if validate and is_concrete(weights, means, covs):
+            w = np.asarray(weights)
+            if normalize:
+                _check_finite("weights", w)
+                if np.any(w < 0) or np.any(w.sum(axis=-1) <= 0):
+                    raise ValueError("normalize=True needs weights >= 0 with a positive sum")
+            else:
+                _check_weights(w, weights.dtype)
+            _check_finite("means", np.asarray(means))
+            _check_covs(np.asarray(covs), diagonal=covs.ndim == means.ndim)
+        if normalize:
+            weights = weights / jnp.sum(weights, axis=-1, keepdims=True)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "covs", covs)
+
+    @classmethod
+    def _unchecked(cls, weights: Any, means: Any, covs: Any) -> GMM:
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "weights", weights)
+        object.__setattr__(obj, "means", means)
+        object.__setattr__(obj, "covs", covs)
+        return obj
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def univariate(cls, weights: Any, means: Any, variances: Any, **kwargs: Any) -> GMM:
+        """A 1-D mixture from ``(..., K)`` weights, means and variances.
+
+        Example:
+            >>> GMM.univariate([0.5, 0.5], [-1.0, 1.0], [0.25, 0.25]).dim
+            1
+        """
+        weights, means, variances = _as_float(weights, means, variances)
+        return cls(weights, means[..., None], variances[..., None], **kwargs)
+
+    @classmethod
+    def from_logits(cls, logits: Any, means: Any, covs: Any, **kwargs: Any) -> GMM:
+        """A mixture whose weights are ``softmax(logits)``: the usual trainable parameterisation.
+
+        Example:
+            >>> GMM.from_logits(jnp.zeros(2), jnp.zeros((2, 1)), jnp.ones((2, 1))).weights.tolist()
+            [0.5, 0.5]
+        """
+        (logits,) = _as_float(logits)
+        return cls(jax.nn.softmax(logits, axis=-1), means, covs, **kwargs)
+
+    @classmethod
+    def from_gaussian(cls, gaussian: Gaussian) -> GMM:
+        """A one-component mixture holding ``gaussian``."""
+        return gaussian.as_gmm()
+
+    @classmethod
+    def from_sklearn(cls, estimator: Any) -> GMM:
+        """Convert a fitted ``sklearn.mixture.GaussianMixture``.
+
+        ``full`` and ``tied`` covariances become full ``(K, d, d)``; ``diag`` and ``spherical``
+        become diagonal ``(K, d)``.
+        """
+        kind = estimator.covariance_type
+        means = np.asarray(estimator.means_)
+        k, d = means.shape
+        cov = np.asarray(estimator.covariances_)
+        if kind == "full":
+            covs = cov
+        elif kind == "tied":
+            covs = np.broadcast_to(cov, (k, d, d))
+        elif kind == "diag":
+            covs = cov
+        elif kind == "spherical":
+            covs = np.broadcast_to(cov[:, None], (k, d))
+        else:
+            raise ValueError(f"unsupported sklearn covariance_type {kind!r}")
+        return cls(np.asarray(estimator.weights_), means, np.array(covs))
+
+    def to_sklearn(self) -> Any:
+        """A ``sklearn.mixture.GaussianMixture`` with these parameters (unbatched GMMs only).
+
+        The estimator is ready for ``score_samples``, ``predict_proba`` and ``sample``.
+        """
+        from sklearn.mixture import GaussianMixture
+
+        if self.batch_shape:
+            raise ValueError(f"to_sklearn needs a single GMM; batch_shape is {self.batch_shape}")
+        weights = np.asarray(self.weights, dtype=np.float64)
+        means = np.asarray(self.means, dtype=np.float64)
+        covs = np.asarray(self.covs, dtype=np.float64)
+        kind = "diag" if self.is_diagonal else "full"
+        est = GaussianMixture(n_components=self.n_components, covariance_type=kind)
+        est.weights_, est.means_, est.covariances_ = weights, means, covs
+        if self.is_diagonal:
+            est.precisions_cholesky_ = 1.0 / np.sqrt(covs)
+            est.precisions_ = 1.0 / covs
+        else:
+            chol = np.linalg.cholesky(covs)
+            inv_chol = np.linalg.inv(chol)
+            est.precisions_cholesky_ = np.swapaxes(inv_chol, -1, -2)
+            est.precisions_ = np.swapaxes(inv_chol, -1, -2) @ inv_chol
+        est.converged_, est.n_iter_, est.lower_bound_ = True, 0, -np.inf
+        est.n_features_in_ = self.dim
+        return est
+
+    # ----------------------------------------------------------------- structure
+    @property
+    def n_components(self) -> int:
+        """Number of components ``K`` (padding components included)."""
+        return self.means.shape[-2]
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``d`` of the space."""
+        return self.means.shape[-1]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading batch axes (``()`` for a single mixture)."""
+        return tuple(self.weights.shape[:-1])
+
+    @property
+    def is_diagonal(self) -> bool:
+        """True when ``covs`` holds diagonal variances ``(..., K, d)``."""
+        return self.covs.ndim == self.means.ndim
+
+    @property
+    def dtype(self) -> jnp.dtype:
+        """Floating dtype of the parameters."""
+        return self.means.dtype
+
+    def full_covs(self) -> jax.Array:
+        """Covariances as ``(..., K, d, d)`` matrices (diagonal variances are embedded)."""
+        return _embed_diagonal(self.covs) if self.is_diagonal else self.covs
+
+    def component(self, k: int) -> Gaussian:
+        """Component ``k`` as a :class:`Gaussian` (batch axes kept)."""
+        cov = self.covs[..., k, :] if self.is_diagonal else self.covs[..., k, :, :]
+        return Gaussian._unchecked(self.means[..., k, :], cov)
+
+    def __getitem__(self, index: Any) -> GMM:
+        """Index the batch axes: ``gmms[i]`` is the ``i``-th mixture of a stacked collection."""
+        if not self.batch_shape:
+            raise IndexError("a single GMM has no batch axis to index; use .component(k)")
+        return GMM._unchecked(self.weights[index], self.means[index], self.covs[index])
+
+    def __len__(self) -> int:
+        if not self.batch_shape:
+            raise TypeError("a single GMM has no length; use .n_components")
+        return self.batch_shape[0]
+
+    def __repr__(self) -> str:
+        kind = "diagonal" if self.is_diagonal else "full"
+        return (
+            f"GMM(n_components={self.n_components}, dim={self.dim}, covs={kind}, "
+            f"batch_shape={self.batch_shape}, dtype={self.dtype})"
+        )
+
+    # ----------------------------------------------------------------- densities
+    def component_log_prob(self, x: Any) -> jax.Array:
+        """``log N(x | mu_k, Sigma_k)`` for every component: ``(..., K)`` for ``x`` ``(..., d)``.
+
+        Unbatched mixtures only (``vmap`` over batched ones).
+        """
+        self._require_single("component_log_prob")
+        x = jnp.asarray(x, self.dtype)
+        if x.shape[-1:] != (self.dim,):
+            raise ValueError(f"x must have shape (..., {self.dim}); got {x.shape}")
+        lead = x.shape[:-1]
+        xf = x.reshape(-1, self.dim)
+        diff = xf[:, None, :] - self.means[None, :, :]  # (N, K, d)
+        if self.is_diagonal:
+            maha = jnp.sum(diff**2 / self.covs, axis=-1)
+            logdet = jnp.sum(jnp.log(self.covs), axis=-1)
+        else:
+            chol = jnp.linalg.cholesky(self.covs)  # (K, d, d)
+            z = jax.scipy.linalg.solve_triangular(chol, jnp.moveaxis(diff, 0, -1), lower=True)
+            maha = jnp.sum(z**2, axis=-2).T  # (N, K)
+            logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+        out = -0.5 * (maha + logdet + self.dim * _LOG_2PI)
+        return out.reshape(*lead, self.n_components)
+
+    def log_prob(self, x: Any) -> jax.Array:
+        """Log density :math:`\\log \\sum_k w_k \\mathcal N(x\\mid\\mu_k,\\Sigma_k)` (log-sum-exp).
+
+        Args:
+            x: points of shape ``(..., d)``.
+
+        Returns:
+            ``(...)`` for a single mixture; ``batch_shape + (...)`` for a stacked collection.
+
+        Example:
+            >>> p = GMM.univariate([1.0], [0.0], [1.0])
+            >>> float(p.log_prob(jnp.zeros(1)))  # doctest: +ELLIPSIS
+            -0.918938...
+        """
+        if self.batch_shape:
+            return _map_batch(lambda g: g.log_prob(x), self)
+        lp = self.component_log_prob(x)
+        return jax.nn.logsumexp(lp, axis=-1, b=self.weights)
+
+    def prob(self, x: Any) -> jax.Array:
+        """Density at ``x`` (the exponential of :meth:`log_prob`)."""
+        return jnp.exp(self.log_prob(x))
+
+    def mean(self) -> jax.Array:
+        """Mixture mean :math:`\\sum_k w_k \\mu_k`, shape ``(..., d)``."""
+        return jnp.einsum("...k,...kd->...d", self.weights, self.means)
+
+    def covariance(self) -> jax.Array:
+        """Mixture covariance, ``(..., d, d)``.
+
+        .. math:: \\sum_k w_k(\\Sigma_k + \\mu_k\\mu_k^T) - m m^T
+        """
+        m = self.mean()
+        centred = self.means - m[..., None, :]
+        second = jnp.einsum("...k,...ki,...kj->...ij", self.weights, centred, centred)
+        return second + jnp.einsum("...k,...kij->...ij", self.weights, self.full_covs())
+
+    # ----------------------------------------------------------------- sampling
+    def component_sample(self, key: jax.Array, n: int) -> jax.Array:
+        """``n`` reparameterised draws from every component: shape ``(K, n, d)``.
+
+        ``x = mu_k + L_k eps`` with ``L_k`` the Cholesky factor, so the draws are differentiable
+        with respect to means and covariances.
+        """
+        self._require_single("component_sample")
+        eps = jax.random.normal(key, (self.n_components, n, self.dim), self.dtype)
+        if self.is_diagonal:
+            return self.means[:, None, :] + jnp.sqrt(self.covs)[:, None, :] * eps
+        chol = _covariance_factor(self.covs)
+        return self.means[:, None, :] + jnp.einsum("kij,knj->kni", chol, eps)
+
+    def sample(self, key: jax.Array, n: int) -> jax.Array:
+        """``n`` samples from the mixture, shape ``(n, d)``.
+
+        Components are drawn with probabilities ``weights``; the draw within a component is
+        reparameterised (differentiable in means and covariances, not in the weights).
+
+        Example:
+            >>> p = GMM.univariate([0.5, 0.5], [-1.0, 1.0], [0.1, 0.1])
+            >>> p.sample(jax.random.key(0), 5).shape
+            (5, 1)
+        """
+        self._require_single("sample")
+        k_idx, k_eps = jax.random.split(key)
+        idx = jax.random.choice(k_idx, self.n_components, (n,), p=self.weights)
+        eps = jax.random.normal(k_eps, (n, self.dim), self.dtype)
+        means = self.means[idx]
+        if self.is_diagonal:
+            return means + jnp.sqrt(self.covs[idx]) * eps
+        chol = _covariance_factor(self.covs)[idx]
+        return means + jnp.einsum("nij,nj->ni", chol, eps)
+
+    def _require_single(self, what: str) -> None:
+        if self.batch_shape:
+            raise ValueError(
+                f"{what} needs a single GMM; this one has batch_shape {self.batch_shape} "
+                "(index it, or use jax.vmap)"
+            )
+
+
+def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
+    """Apply ``fn`` to every mixture of a batched GMM (any number of batch axes)."""
+    for _ in gmm.batch_shape:
+        fn = jax.vmap(fn)
+    return fn(gmm)
+
+
+def stack(gmms: Sequence[GMM], n_components: int | None = None) -> GMM:
+    """Stack mixtures into one batched GMM with a leading axis, padding with zero weights.
+
+    Shorter mixtures are padded up to ``n_components`` (default: the largest count) with
+    copies of their own first component carrying weight 0, so every distance gives the same
+    value as on the unpadded mixture and the padded parameters stay finite. If the inputs mix
+    diagonal and full covariances, all become full.
+
+    Args:
+        gmms: a non-empty sequence of unbatched GMMs of one dimension.
+        n_components: padded component count, at least the largest input count.
+
+    Returns:
+        A GMM with ``batch_shape == (len(gmms),)``.
+
+    Example:
+        >>> a = GMM.univariate([1.0], [0.0], [1.0])
+        >>> b = GMM.univariate([0.5, 0.5], [-1.0, 1.0], [1.0, 1.0])
+        >>> stack([a, b]).weights.tolist()
+        [[1.0, 0.0], [0.5, 0.5]]
+    """
+    gmms = list(gmms)
+    if not gmms:
+        raise ValueError("stack needs at least one GMM")
+    for i, g in enumerate(gmms):
+        if not isinstance(g, GMM):
+            raise TypeError(f"stack expects GMM objects; item {i} is {type(g).__name__}")
+        if g.batch_shape:
+            raise ValueError(f"stack expects single GMMs; item {i} has batch_shape {g.batch_shape}")
+    dims = {g.dim for g in gmms}
+    if len(dims) > 1:
+        raise ValueError(f"cannot stack GMMs of different dimensions {sorted(dims)}")
+    longest = max(g.n_components for g in gmms)
+    k = longest if n_components is None else int(n_components)
+    if k < longest:
+        raise ValueError(f"n_components={k} is smaller than the largest mixture ({longest})")
+    diagonal = all(g.is_diagonal for g in gmms)
+    dtype = _float_dtype(*[g.means for g in gmms])
+
+    def padded(g: GMM) -> tuple[jax.Array, jax.Array, jax.Array]:
+        covs = g.covs if diagonal else g.full_covs()
+        extra = k - g.n_components
+        w = jnp.concatenate([g.weights, jnp.zeros(extra, g.weights.dtype)])
+        m = jnp.concatenate([g.means, jnp.repeat(g.means[:1], extra, axis=0)])
+        c = jnp.concatenate([covs, jnp.repeat(covs[:1], extra, axis=0)])
+        return w.astype(dtype), m.astype(dtype), c.astype(dtype)
+
+    parts = [padded(g) for g in gmms]
+    return GMM._unchecked(*(jnp.stack(leaf) for leaf in zip(*parts, strict=True)))

@@ -1,0 +1,59 @@
+"""Shared test configuration.
+
+The suite runs twice (``make test``): with ``JAX_ENABLE_X64=0`` and ``=1``. JAX reads that
+variable itself; tests that need float64 use the ``x64`` fixture or skip via ``needs_x64``.
+Tolerances are keyed by dtype through :func:`tol`.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before JAX starts a backend: avoid the CPU scheduler deadlock (gmmjax also sets this).
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_enable_concurrency_optimized_scheduler=false")
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True)
+settings.register_profile("dev", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+X64 = bool(jax.config.read("jax_enable_x64"))
+DTYPE = jnp.float64 if X64 else jnp.float32
+
+needs_x64 = pytest.mark.skipif(not X64, reason="needs JAX_ENABLE_X64=1")
+
+
+def tol(float64: float = 1e-9, float32: float = 1e-4) -> float:
+    """The tolerance for the precision this run uses."""
+    return float64 if X64 else float32
+
+
+def random_spd(rng: np.random.Generator, d: int, cond: float = 10.0) -> np.ndarray:
+    """A random symmetric positive-definite matrix with the given condition number."""
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    eig = np.geomspace(1.0, cond, d) if d > 1 else np.ones(1)
+    m = (q * eig) @ q.T
+    return 0.5 * (m + m.T)
+
+
+def random_gmm_arrays(
+    rng: np.random.Generator, k: int, d: int, diagonal: bool = False, cond: float = 10.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights, means and covariances of a random mixture (numpy float64)."""
+    w = rng.dirichlet(np.ones(k))
+    m = rng.standard_normal((k, d))
+    if diagonal:
+        c = rng.uniform(0.3, 2.0, (k, d))
+    else:
+        c = np.stack([random_spd(rng, d, cond) * rng.uniform(0.3, 2.0) for _ in range(k)])
+    return w, m, c
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
