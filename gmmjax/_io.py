@@ -1,0 +1,161 @@
+"""Reading and writing mixtures and data sets for the command line.
+
+GMM files
+---------
+JSON (``.json``)::
+
+    {"weights": [0.3, 0.7],
+     "means":   [[0.0, 0.0], [1.0, 2.0]],
+     "covs":    [[[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.1], [0.1, 0.5]]]}
+
+``covs`` holds full ``(K, d, d)`` matrices or diagonal ``(K, d)`` variances, told apart by
+nesting depth. The optional key ``"format": "gmmjax.gmm/1"`` is written by gmmjax and accepted
+on reading. NPZ (``.npz``): arrays ``weights``, ``means``, ``covs`` with the same shapes.
+A fitted scikit-learn ``GaussianMixture`` saved with ``joblib.dump`` (``.joblib``, ``.pkl``)
+is read too (unpickling runs code: only load files you trust).
+
+Data files
+----------
+``.npy`` arrays of shape ``(n,)`` or ``(n, d)``; ``.csv``/``.txt`` with one sample per row,
+comma- or whitespace-separated, an optional header line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gmmjax._mixture import GMM
+
+FORMAT_TAG = "gmmjax.gmm/1"
+
+
+class InputError(ValueError):
+    """A file or value given on the command line cannot be used (reported in one line)."""
+
+
+def _gmm_from_arrays(source: str, weights: Any, means: Any, covs: Any) -> GMM:
+    try:
+        return GMM(np.asarray(weights, float), np.asarray(means, float), np.asarray(covs, float))
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{source}: not a valid GMM: {err}") from None
+
+
+def load_gmm(path: str | Path) -> GMM:
+    """Read a GMM from a JSON, NPZ or joblib file (schema in the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InputError(f"{path}: not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected a JSON object with weights, means, covs")
+        return _gmm_from_dict(str(path), data)
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return _gmm_from_dict(str(path), {k: data[k] for k in data.files})
+        except (OSError, ValueError) as err:
+            if isinstance(err, InputError):
+                raise
+            raise InputError(f"{path}: not a readable NPZ file ({err})") from None
+    if suffix in (".joblib", ".pkl"):
+        return _gmm_from_sklearn_file(path)
+    raise InputError(f"{path}: unknown GMM file type {suffix!r} (use .json, .npz or .joblib)")
+
+
+def _gmm_from_dict(source: str, data: dict[str, Any]) -> GMM:
+    missing = [k for k in ("weights", "means", "covs") if k not in data]
+    if missing:
+        raise InputError(f"{source}: missing field(s) {', '.join(missing)}")
+    fmt = data.get("format", FORMAT_TAG)
+    if fmt != FORMAT_TAG:
+        raise InputError(f"{source}: unsupported format {fmt!r} (expected {FORMAT_TAG!r})")
+    try:
+        arrays = [np.asarray(data[k], dtype=float) for k in ("weights", "means", "covs")]
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{source}: fields must be numeric arrays ({err})") from None
+    return _gmm_from_arrays(source, *arrays)
+
+
+def _gmm_from_sklearn_file(path: Path) -> GMM:
+    import joblib
+
+    try:
+        est = joblib.load(path)
+    except Exception as err:
+        raise InputError(f"{path}: cannot load with joblib ({type(err).__name__})") from None
+    if not hasattr(est, "means_") or not hasattr(est, "covariance_type"):
+        raise InputError(f"{path}: not a fitted sklearn GaussianMixture")
+    return GMM.from_sklearn(est)
+
+
+def gmm_to_dict(gmm: GMM) -> dict[str, Any]:
+    """The JSON-ready dictionary of a single GMM (schema in the module docstring)."""
+    if gmm.batch_shape:
+        raise ValueError(f"only single GMMs can be saved; batch_shape is {gmm.batch_shape}")
+    return {
+        "format": FORMAT_TAG,
+        "weights": np.asarray(gmm.weights, float).tolist(),
+        "means": np.asarray(gmm.means, float).tolist(),
+        "covs": np.asarray(gmm.covs, float).tolist(),
+    }
+
+
+def save_gmm(gmm: GMM, path: str | Path) -> None:
+    """Write a GMM as JSON (``.json``) or NPZ (``.npz``)."""
+    path = Path(path)
+    data = gmm_to_dict(gmm)
+    if path.suffix.lower() == ".npz":
+        np.savez(path, **{k: np.asarray(v) for k, v in data.items() if k != "format"})
+    elif path.suffix.lower() == ".json":
+        path.write_text(json.dumps(data, indent=1) + "\n")
+    else:
+        raise InputError(f"{path}: output must end in .json or .npz")
+
+
+def load_data(path: str | Path) -> np.ndarray:
+    """Read samples from ``.npy`` or ``.csv``/``.txt``; returns a finite ``(n, d)`` array."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            x = np.load(path, allow_pickle=False)
+        elif suffix in (".csv", ".txt"):
+            x = _read_text_table(path)
+        else:
+            raise InputError(f"{path}: unknown data file type {suffix!r} (use .npy or .csv)")
+    except (OSError, ValueError) as err:
+        if isinstance(err, InputError):
+            raise
+        raise InputError(f"{path}: cannot read data ({err})") from None
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise InputError(f"{path}: data must be (n,) or (n, d) with n >= 1; got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InputError(f"{path}: data contain NaN or inf")
+    return x
+
+
+def _read_text_table(path: Path) -> np.ndarray:
+    text = path.read_text().strip().splitlines()
+    if not text:
+        raise InputError(f"{path}: empty file")
+    delimiter = "," if "," in text[0] else None
+    skip = 0
+    try:
+        [float(v) for v in text[0].replace(",", " ").split()]
+    except ValueError:
+        skip = 1  # a header line
+    return np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2)
