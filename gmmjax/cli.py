@@ -140,18 +140,18 @@ def _cmd_distance(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from gmmjax._io import load_data, save_gmm
 
-    try:
-        import gmmjax as gj
-
-        grid_basis, fit_weights = gj.grid_basis, gj.fit_weights
-    except AttributeError:
-        _fail("the fit command is not available in this version")
     if args.components < 1:
         _fail(f"--components must be >= 1; got {args.components}")
     if args.t <= 0:
         _fail(f"--t must be > 0; got {args.t}")
     if args.steps < 1:
         _fail(f"--steps must be >= 1; got {args.steps}")
+    try:
+        import gmmjax as gj
+
+        grid_basis, fit_weights = gj.grid_basis, gj.fit_weights
+    except AttributeError:
+        _fail("the fit command is not available in this version")
     x = load_data(args.data)
     basis = grid_basis(x, args.components, args.t)
     start = time.perf_counter()

@@ -1,0 +1,267 @@
+"""The ``gmmjax`` command line: happy paths and one test per error path (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gmmjax as gj
+from gmmjax import cli
+from gmmjax._io import load_gmm, save_gmm
+
+GMM_A = {"weights": [0.4, 0.6], "means": [[0.0, 0.0], [1.0, 1.0]], "covs": [[1.0, 1.0], [0.5, 2.0]]}
+GMM_B = {
+    "weights": [1.0],
+    "means": [[0.5, -0.5]],
+    "covs": [[[1.0, 0.2], [0.2, 0.8]]],
+}
+
+
+@pytest.fixture
+def files(tmp_path):
+    a = tmp_path / "a.json"
+    b = tmp_path / "b.json"
+    a.write_text(json.dumps(GMM_A))
+    b.write_text(json.dumps(GMM_B))
+    return a, b
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_usage_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("gmmjax")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.mark.parametrize("metric", ["l2", "cs", "kl"])
+def test_distance_matches_library(capsys, files, metric):
+    a, b = files
+    code, out, _ = run_cli(capsys, "distance", str(a), str(b), "--metric", metric, "--json")
+    assert code == 0
+    value = json.loads(out)["value"]
+    p, q = load_gmm(a), load_gmm(b)
+    expected = {
+        "l2": gj.l2_distance,
+        "cs": gj.cauchy_schwarz_divergence,
+        "kl": gj.kl_divergence,
+    }[metric](p, q)
+    assert value == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_distance_plain_output_and_npz(capsys, files, tmp_path):
+    a, b = files
+    npz = tmp_path / "b.npz"
+    save_gmm(load_gmm(b), npz)
+    code, out, _ = run_cli(capsys, "distance", str(a), str(npz))
+    assert code == 0
+    _, json_out, _ = run_cli(capsys, "distance", str(a), str(b), "--json")
+    assert float(out) == pytest.approx(json.loads(json_out)["value"], rel=1e-6)
+
+
+def test_json_round_trip(tmp_path):
+    p = load_gmm_from(GMM_B, tmp_path)
+    save_gmm(p, tmp_path / "out.json")
+    q = load_gmm(tmp_path / "out.json")
+    np.testing.assert_allclose(np.asarray(q.covs), np.asarray(p.covs))
+
+
+def load_gmm_from(data: dict, tmp_path) -> gj.GMM:
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(data))
+    return load_gmm(path)
+
+
+def test_sklearn_joblib_file(capsys, files, tmp_path):
+    joblib = pytest.importorskip("joblib")
+    pytest.importorskip("sklearn")
+    a, _ = files
+    est = load_gmm(a).to_sklearn()
+    path = tmp_path / "model.joblib"
+    joblib.dump(est, path)
+    code, out, _ = run_cli(capsys, "distance", str(a), str(path), "--metric", "cs")
+    assert code == 0
+    assert float(out) == pytest.approx(0.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------- error paths
+def test_error_missing_file(capsys, files, tmp_path):
+    a, _ = files
+    code, _, err = run_cli(capsys, "distance", str(a), str(tmp_path / "nope.json"))
+    assert_usage_error(code, err, "nope.json", "no such file")
+
+
+def test_error_invalid_json(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "bad.json", "not valid JSON")
+
+
+def test_error_json_not_object(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "list.json"
+    bad.write_text("[1, 2]")
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "list.json", "JSON object")
+
+
+def test_error_missing_field(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "nocovs.json"
+    bad.write_text(json.dumps({"weights": [1.0], "means": [[0.0, 0.0]]}))
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "missing field", "covs")
+
+
+def test_error_non_numeric_field(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "text.json"
+    bad.write_text(json.dumps({"weights": ["x"], "means": [[0.0, 0.0]], "covs": [[1.0, 1.0]]}))
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "numeric")
+
+
+def test_error_bad_weights(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "w.json"
+    bad.write_text(json.dumps({**GMM_B, "weights": [0.5]}))
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "w.json", "weights must sum to 1")
+
+
+def test_error_not_psd(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "psd.json"
+    bad.write_text(json.dumps({**GMM_B, "covs": [[[1.0, 2.0], [2.0, 1.0]]]}))
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "positive semi-definite")
+
+
+def test_error_shape_mismatch(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "shape.json"
+    bad.write_text(json.dumps({**GMM_B, "weights": [0.5, 0.5]}))
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "weights must have shape")
+
+
+def test_error_dimension_mismatch(capsys, files, tmp_path):
+    a, _ = files
+    three = tmp_path / "three.json"
+    three.write_text(json.dumps({"weights": [1.0], "means": [[0.0] * 3], "covs": [[1.0] * 3]}))
+    code, _, err = run_cli(capsys, "distance", str(a), str(three))
+    assert_usage_error(code, err, "dimension mismatch")
+
+
+def test_error_unknown_extension(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "model.yaml"
+    bad.write_text("weights: [1]")
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "unknown GMM file type")
+
+
+def test_error_bad_npz(capsys, files, tmp_path):
+    a, _ = files
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a zip file")
+    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
+    assert_usage_error(code, err, "broken.npz")
+
+
+def test_error_unknown_metric(capsys, files):
+    a, b = files
+    code, _, err = run_cli(capsys, "distance", str(a), str(b), "--metric", "hellinger")
+    assert_usage_error(code, err, "invalid choice", "hellinger")
+
+
+def test_error_unknown_option(capsys, files):
+    a, b = files
+    code, _, err = run_cli(capsys, "distance", str(a), str(b), "--frobnicate")
+    assert_usage_error(code, err, "unrecognized arguments")
+
+
+def test_error_unknown_command(capsys):
+    code, _, err = run_cli(capsys, "transmogrify")
+    assert_usage_error(code, err, "invalid choice")
+
+
+def test_error_no_command(capsys):
+    code, _, err = run_cli(capsys)
+    assert_usage_error(code, err, "required")
+
+
+def test_error_non_positive_epsilon(capsys, files):
+    a, b = files
+    code, _, err = run_cli(capsys, "distance", str(a), str(b), "--epsilon", "0")
+    assert_usage_error(code, err, "--epsilon must be > 0")
+
+
+def test_error_epsilon_not_a_number(capsys, files):
+    a, b = files
+    code, _, err = run_cli(capsys, "distance", str(a), str(b), "--epsilon", "abc")
+    assert_usage_error(code, err, "invalid float value")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [("1.0\nnan\n2.0\n", "NaN or inf"), ("a,b\n1,x\n", "cannot read data"), ("", "empty")],
+)
+def test_error_bad_data_file(capsys, tmp_path, content, fragment):
+    data = tmp_path / "data.csv"
+    data.write_text(content)
+    out = tmp_path / "m.json"
+    code, _, err = run_cli(capsys, "fit", str(data), "--components", "5", "--out", str(out))
+    if code == 2 and "not available" in err:
+        pytest.skip("fit command not available")
+    assert_usage_error(code, err, fragment)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "fragment"),
+    [("--components", "0", "--components"), ("--t", "-1", "--t"), ("--steps", "0", "--steps")],
+)
+def test_error_bad_fit_values(capsys, tmp_path, flag, value, fragment):
+    data = tmp_path / "data.npy"
+    np.save(data, np.random.default_rng(0).standard_normal(100))
+    args = ["fit", str(data), "--components", "5", "--out", str(tmp_path / "m.json")]
+    args += [flag, value]
+    code, _, err = run_cli(capsys, *args)
+    assert_usage_error(code, err, fragment)
+
+
+def test_error_fit_missing_out(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "fit", str(tmp_path / "x.npy"), "--components", "3")
+    assert_usage_error(code, err, "--out")
+
+
+def test_entry_point_subprocess_error_has_no_traceback(tmp_path):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "gmmjax", "distance", str(tmp_path / "a.json"), "b.json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "Traceback" not in proc.stderr
