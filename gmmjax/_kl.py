@@ -29,6 +29,7 @@ import numpy as np
 from gmmjax._checks import check_choice, check_same_dim
 from gmmjax._lift import map_pairs
 from gmmjax._mixture import GMM, Gaussian
+from gmmjax._numerics import weighted_logsumexp
 from gmmjax._overlap import _log_overlap_single
 
 __all__ = ["KL_METHODS", "gaussian_entropy", "kl_divergence", "kl_gaussian"]
@@ -124,7 +125,7 @@ def component_kl_matrix(p: GMM, q: GMM) -> jax.Array:
 
 def _weighted_lse(log_terms: jax.Array, weights: jax.Array) -> jax.Array:
     """Row-wise ``log sum_j w_j exp(log_terms[i, j])``."""
-    return jax.nn.logsumexp(log_terms, axis=-1, b=weights[None, :])
+    return weighted_logsumexp(log_terms, weights[None, :], axis=-1)
 
 
 def _kl_variational(p: GMM, q: GMM, key: jax.Array | None, n_samples: int) -> jax.Array:

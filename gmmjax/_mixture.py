@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gmmjax._checks import is_concrete
+from gmmjax._numerics import weighted_logsumexp
 
 __all__ = ["GMM", "Gaussian", "stack"]
 
@@ -46,37 +47,47 @@ def _as_float(*arrays: Any) -> list[jax.Array]:
     return [a.astype(dtype) for a in arrays]
 
 
-def _symmetry_psd_problem(covs: np.ndarray) -> str | None:
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """Index of the first True entry (``()`` for a 0-d mask; ``np.argwhere`` misses those)."""
+    return tuple(int(i) for i in np.argwhere(np.atleast_1d(mask))[0])[: mask.ndim]
+
+
+def _symmetry_psd_problem(covs: np.ndarray, name: str = "covs") -> str | None:
     """Return a description of the first symmetry/PSD violation in full ``covs``, or None."""
     rtol = np.sqrt(np.finfo(covs.dtype).eps)
     scale = np.max(np.abs(covs), axis=(-2, -1)) + np.finfo(covs.dtype).tiny
     asym = np.max(np.abs(covs - np.swapaxes(covs, -1, -2)), axis=(-2, -1))
-    bad = np.argwhere(asym > rtol * scale)
-    if bad.size:
-        idx = tuple(int(i) for i in bad[0])
-        return f"covs[{idx}] is not symmetric (max |C - C^T| = {asym[idx]:.3g})"
+    bad = asym > rtol * scale
+    if np.any(bad):
+        idx = _first_index(bad)
+        where = f"{name}[{idx}]" if idx else name
+        return f"{where} is not symmetric (max |C - C^T| = {asym[idx]:.3g})"
     eig_min = np.linalg.eigvalsh(covs.astype(np.float64)).min(axis=-1)
-    bad = np.argwhere(eig_min < -rtol * scale)
-    if bad.size:
-        idx = tuple(int(i) for i in bad[0])
-        return f"covs[{idx}] is not positive semi-definite (smallest eigenvalue {eig_min[idx]:.3g})"
+    bad = eig_min < -rtol * scale
+    if np.any(bad):
+        idx = _first_index(bad)
+        where = f"{name}[{idx}]" if idx else name
+        return f"{where} is not positive semi-definite (smallest eigenvalue {eig_min[idx]:.3g})"
     return None
 
 
 def _check_finite(name: str, arr: np.ndarray) -> None:
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} must be finite; {name}[{bad}] = {arr[bad]}")
+        where = f"{name}[{bad}]" if bad else name
+        raise ValueError(f"{name} must be finite; {where} = {arr[bad]}")
 
 
-def _check_covs(covs: np.ndarray, diagonal: bool) -> None:
-    _check_finite("covs", covs)
+def _check_covs(covs: np.ndarray, diagonal: bool, name: str = "covs") -> None:
+    _check_finite(name, covs)
     if diagonal:
         if np.any(covs < 0):
             bad = tuple(int(i) for i in np.argwhere(covs < 0)[0])
-            raise ValueError(f"diagonal covs (variances) must be >= 0; covs[{bad}] = {covs[bad]}")
+            raise ValueError(
+                f"diagonal {name} (variances) must be >= 0; {name}[{bad}] = {covs[bad]}"
+            )
         return
-    problem = _symmetry_psd_problem(covs)
+    problem = _symmetry_psd_problem(covs, name)
     if problem is not None:
         raise ValueError(problem)
 
@@ -168,7 +179,7 @@ class Gaussian:
             )
         if validate and is_concrete(mean, cov):
             _check_finite("mean", np.asarray(mean))
-            _check_covs(np.asarray(cov), diagonal=cov.ndim == mean.ndim)
+            _check_covs(np.asarray(cov), diagonal=cov.ndim == mean.ndim, name="cov")
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "cov", cov)
 
@@ -477,7 +488,7 @@ class GMM:
         if self.batch_shape:
             return _map_batch(lambda g: g.log_prob(x), self)
         lp = self.component_log_prob(x)
-        return jax.nn.logsumexp(lp, axis=-1, b=self.weights)
+        return weighted_logsumexp(lp, self.weights, axis=-1)
 
     def prob(self, x: Any) -> jax.Array:
         """Density at ``x`` (the exponential of :meth:`log_prob`)."""

@@ -22,6 +22,7 @@ import numpy as np
 from gmmjax._checks import check_same_dim
 from gmmjax._lift import map_pairs
 from gmmjax._mixture import GMM
+from gmmjax._numerics import weighted_logsumexp
 
 __all__ = [
     "cauchy_schwarz_divergence",
@@ -37,26 +38,62 @@ __all__ = [
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def _log_overlap_single(p: GMM, q: GMM) -> jax.Array:
-    """``(K_p, K_q)`` matrix of ``log N(mu_i | eta_j, Sigma_i + Lambda_j)`` for single GMMs."""
-    d = p.dim
-    diff = p.means[:, None, :] - q.means[None, :, :]  # (Kp, Kq, d)
+def _reference_exponent(p: GMM, q: GMM) -> jax.Array:
+    """Integer ``k`` with ``4**k`` near the geometric-mean variance of ``p`` and ``q``.
+
+    Dividing covariances by ``4**k`` and mean differences by ``2**k`` is exact in floating
+    point, and the overlaps it changes all move by the same constant, so ``k`` is held constant
+    for differentiation.
+    """
+    tiny = jnp.finfo(p.dtype).tiny
+
+    def log2_var(g: GMM) -> jax.Array:
+        var = g.covs if g.is_diagonal else jnp.diagonal(g.covs, axis1=-2, axis2=-1)
+        return jnp.log2(jnp.maximum(var, tiny))
+
+    mean_log2 = 0.5 * (jnp.mean(log2_var(p)) + jnp.mean(log2_var(q)))
+    k = jnp.round(0.5 * mean_log2)
+    k = jnp.where(jnp.isfinite(k), k, 0.0)
+    return jax.lax.stop_gradient(k).astype(jnp.int32)
+
+
+def _reduced_log_overlap(p: GMM, q: GMM, k: jax.Array) -> jax.Array:
+    """``log N(mu_i | eta_j, Sigma_i + Lambda_j)`` without its constant ``-d/2 log(2 pi 4^k)``.
+
+    The terms are computed for the rescaled space ``x / 2**k``, where the log-determinants are
+    of order one instead of ``d log(variance)``; this keeps the cancellations of the
+    Cauchy–Schwarz divergence accurate in float32.
+    """
+    one = jnp.ones((), p.dtype)
+    inv_sd, inv_var = jnp.ldexp(one, -k), jnp.ldexp(one, -2 * k)
+    diff = (p.means[:, None, :] - q.means[None, :, :]) * inv_sd  # (Kp, Kq, d)
     if p.is_diagonal and q.is_diagonal:
-        s = p.covs[:, None, :] + q.covs[None, :, :]
+        s = (p.covs[:, None, :] + q.covs[None, :, :]) * inv_var
         maha = jnp.sum(diff**2 / s, axis=-1)
         logdet = jnp.sum(jnp.log(s), axis=-1)
     else:
-        s = p.full_covs()[:, None] + q.full_covs()[None, :]  # (Kp, Kq, d, d)
+        s = (p.full_covs()[:, None] + q.full_covs()[None, :]) * inv_var  # (Kp, Kq, d, d)
         chol = jnp.linalg.cholesky(s)
         z = jax.scipy.linalg.solve_triangular(chol, diff[..., None], lower=True)[..., 0]
         maha = jnp.sum(z**2, axis=-1)
         logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-    return -0.5 * (maha + logdet + d * _LOG_2PI)
+    return -0.5 * (maha + logdet)
+
+
+def _log_offset(d: int, k: jax.Array, dtype: jnp.dtype) -> jax.Array:
+    """The constant ``-d/2 (log 2 pi + 2 k log 2)`` left out by :func:`_reduced_log_overlap`."""
+    return (-0.5 * d * (_LOG_2PI + 2.0 * np.log(2.0) * k)).astype(dtype)
+
+
+def _log_overlap_single(p: GMM, q: GMM) -> jax.Array:
+    """``(K_p, K_q)`` matrix of ``log N(mu_i | eta_j, Sigma_i + Lambda_j)`` for single GMMs."""
+    k = _reference_exponent(p, q)
+    return _reduced_log_overlap(p, q, k) + _log_offset(p.dim, k, p.dtype)
 
 
 def _log_inner_single(p: GMM, q: GMM) -> jax.Array:
     logc = _log_overlap_single(p, q)
-    return jax.nn.logsumexp(logc, b=p.weights[:, None] * q.weights[None, :])
+    return weighted_logsumexp(logc, p.weights[:, None] * q.weights[None, :])
 
 
 def _check_pair(p: GMM, q: GMM) -> None:
@@ -122,9 +159,22 @@ def inner_product(p: GMM, q: GMM) -> jax.Array:
     return jnp.exp(log_inner_product(p, q))
 
 
-def _l2_parts(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array, jax.Array]:
-    def kernel(a: GMM, b: GMM) -> tuple[jax.Array, jax.Array, jax.Array]:
-        return _log_inner_single(a, a), _log_inner_single(b, b), _log_inner_single(a, b)
+def _l2_parts(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """``(log<p,p>, log<q,q>, log<p,q>)`` less a shared constant, and that constant.
+
+    All three use one reference scale (see :func:`_reduced_log_overlap`), so the constant
+    cancels exactly in the Cauchy–Schwarz divergence and factors out of L2.
+    """
+
+    def kernel(a: GMM, b: GMM) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        k = _reference_exponent(a, b)
+
+        def log_inner(x: GMM, y: GMM) -> jax.Array:
+            w = x.weights[:, None] * y.weights[None, :]
+            return weighted_logsumexp(_reduced_log_overlap(x, y, k), w)
+
+        offset = _log_offset(a.dim, k, a.dtype)
+        return log_inner(a, a), log_inner(b, b), log_inner(a, b), offset
 
     _check_pair(p, q)
     return map_pairs(kernel, p, q)
@@ -132,13 +182,13 @@ def _l2_parts(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array, jax.Array]:
 
 def _scaled_l2(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array]:
     """``(m, s)`` with ``L2^2 = exp(m) * s``; ``s`` is zeroed below round-off of its terms."""
-    log_pp, log_qq, log_pq = _l2_parts(p, q)
+    log_pp, log_qq, log_pq, offset = _l2_parts(p, q)
     m = jnp.maximum(jnp.maximum(log_pp, log_qq), log_pq)
     m = jax.lax.stop_gradient(m)
     a, b, c = jnp.exp(log_pp - m), jnp.exp(log_qq - m), jnp.exp(log_pq - m)
     s = a + b - 2.0 * c
     noise = 8.0 * jnp.finfo(s.dtype).eps * (a + b)
-    return m, jnp.where(s > noise, s, 0.0)
+    return m + offset, jnp.where(s > noise, s, 0.0)
 
 
 def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
@@ -222,5 +272,5 @@ def cauchy_schwarz_divergence(p: GMM, q: GMM) -> jax.Array:
         >>> float(cauchy_schwarz_divergence(p, p))
         0.0
     """
-    log_pp, log_qq, log_pq = _l2_parts(p, q)
+    log_pp, log_qq, log_pq, _ = _l2_parts(p, q)
     return jnp.maximum(0.5 * (log_pp + log_qq) - log_pq, 0.0)
