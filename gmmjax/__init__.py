@@ -12,6 +12,14 @@ from gmmjax._xla_flags import disable_cpu_concurrency_scheduler as _guard
 _guard()
 
 # ruff: noqa: E402
+from gmmjax._barycenter import mw2_barycenter
+from gmmjax._bures import (
+    bures_cost_matrix,
+    gaussian_barycenter,
+    gaussian_interpolate,
+    gaussian_transport_map,
+    w2_gaussian,
+)
 from gmmjax._kl import KL_METHODS, gaussian_entropy, kl_divergence, kl_gaussian
 from gmmjax._mixture import GMM, Gaussian, stack
 from gmmjax._overlap import (
@@ -24,6 +32,7 @@ from gmmjax._overlap import (
     log_inner_product,
     log_l2_distance_squared,
 )
+from gmmjax._transport import geodesic, mw2_distance, mw2_plan
 
 __version__ = "0.1.0"
 
@@ -31,9 +40,14 @@ __all__ = [
     "GMM",
     "KL_METHODS",
     "Gaussian",
+    "bures_cost_matrix",
     "cauchy_schwarz_divergence",
+    "gaussian_barycenter",
     "gaussian_entropy",
+    "gaussian_interpolate",
     "gaussian_overlap",
+    "gaussian_transport_map",
+    "geodesic",
     "inner_product",
     "kl_divergence",
     "kl_gaussian",
@@ -42,5 +56,9 @@ __all__ = [
     "log_gaussian_overlap",
     "log_inner_product",
     "log_l2_distance_squared",
+    "mw2_barycenter",
+    "mw2_distance",
+    "mw2_plan",
     "stack",
+    "w2_gaussian",
 ]

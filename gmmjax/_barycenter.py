@@ -1,0 +1,317 @@
+"""Barycenters of Gaussian mixtures in the mixture distance (seed 001, §IV, eqs. 17–20).
+
+.. math::
+    \\min_{\\mu\\in M(\\mathbb R^n)} \\sum_{k=1}^L \\lambda_k\\, d(\\mu, \\mu_k)^2 \\qquad (17)
+
+The barycenter is supported on Gaussians of the form of eq. 18, the Wasserstein barycenters
+:math:`\\nu^i` of one component from every input, and its weights solve the LP of eq. 19
+with costs :math:`c_k(i,j) = W_2(\\nu^i,\\nu_k^j)^2` (eq. 20):
+
+.. math::
+    \\min_{\\pi_k\\ge 0}\\sum_{k,i,j}\\lambda_k c_k(i,j)\\pi_k(i,j)
+    \\quad\\text{s.t.}\\quad \\sum_i\\pi_k(i,j) = p_k^j,\\quad
+    \\sum_j\\pi_1(i,j) = \\dots = \\sum_j\\pi_L(i,j) = p^i.
+
+The number of candidates is :math:`N = N_1\\cdots N_L`; past ``max_candidates`` a fixed
+``support`` is required (the variant after eq. 20), which solves the same LP over given
+components, exactly or with OTT's entropic fixed-support barycenter solver for large sizes.
+The LP runs on the host (HiGHS dual simplex through ``scipy.optimize.linprog``, float64,
+tolerances 1e-10) via ``jax.pure_callback``, so it works under ``jit`` and ``vmap``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gmmjax._bures import (
+    _bary_cov,
+    _bures_matrix_single,
+    _check_simplex,
+    safe_sqrt,
+)
+from gmmjax._checks import check_choice, check_positive
+from gmmjax._lp import default_threshold
+from gmmjax._mixture import GMM
+
+__all__ = ["BarycenterInfo", "mw2_barycenter"]
+
+#: Default cap on the number of candidate components ``N_1 * ... * N_L`` of eq. 18.
+MAX_CANDIDATES = 4096
+
+
+class BarycenterInfo(NamedTuple):
+    """Report of :func:`mw2_barycenter`.
+
+    Attributes:
+        cost: the objective of eq. 17, :math:`\\sum_k\\lambda_k d(\\mu,\\mu_k)^2` (for
+            ``"sinkhorn"``: evaluated at the returned mixture with the exact ``d``).
+        converged: the LP reached optimality / Sinkhorn reached its threshold.
+        n_iters: Sinkhorn iterations (``-1`` for the LP, which does not report them).
+    """
+
+    cost: jax.Array
+    converged: jax.Array
+    n_iters: jax.Array
+
+
+# --------------------------------------------------------------------------- LP (eq. 19)
+def _lp19_numpy(costs: list[np.ndarray], marginals: list[np.ndarray], lam: np.ndarray) -> tuple:
+    """Solve eq. 19 for one problem; returns (p, objective, success)."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    n = costs[0].shape[0]
+    sizes = [c.shape[1] for c in costs]
+    offsets = np.cumsum([0] + [n * s for s in sizes])
+    n_var = int(offsets[-1])
+    objective = np.concatenate([lk * c.ravel() for lk, c in zip(lam, costs, strict=True)])
+    rows, cols, vals, rhs = [], [], [], []
+    row = 0
+    for k, s in enumerate(sizes):  # (19b) column sums of pi_k equal p_k
+        for j in range(s):
+            rows += [row] * n
+            cols += list(offsets[k] + np.arange(n) * s + j)
+            vals += [1.0] * n
+            rhs.append(marginals[k][j])
+            row += 1
+    for k in range(1, len(sizes)):  # (19c) row sums of pi_k equal those of pi_1
+        for i in range(n):
+            rows += [row] * (sizes[0] + sizes[k])
+            cols += list(offsets[0] + i * sizes[0] + np.arange(sizes[0]))
+            cols += list(offsets[k] + i * sizes[k] + np.arange(sizes[k]))
+            vals += [1.0] * sizes[0] + [-1.0] * sizes[k]
+            rhs.append(0.0)
+            row += 1
+    a_eq = sparse.csr_matrix((vals, (rows, cols)), shape=(row, n_var))
+    res = linprog(
+        objective,
+        A_eq=a_eq,
+        b_eq=np.asarray(rhs),
+        bounds=(0, None),
+        method="highs-ds",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+    )
+    if res.status != 0:
+        return np.full(n, np.nan), np.nan, False
+    x = np.maximum(res.x, 0.0)
+    p = x[: offsets[1]].reshape(n, sizes[0]).sum(axis=1)
+    return p / p.sum(), float(objective @ x), True
+
+
+def _lp19(costs: list[jax.Array], marginals: list[jax.Array], lam: jax.Array) -> tuple:
+    dtype = costs[0].dtype
+    n = costs[0].shape[-2]
+    batch = costs[0].shape[:-2]
+    shapes = (
+        jax.ShapeDtypeStruct((*batch, n), dtype),
+        jax.ShapeDtypeStruct(batch, dtype),
+        jax.ShapeDtypeStruct(batch, jnp.bool_),
+    )
+    n_meas = len(costs)
+
+    def host(*args: Any) -> tuple:
+        cs = [np.asarray(c, np.float64) for c in args[:n_meas]]
+        ms = [np.asarray(m, np.float64) for m in args[n_meas : 2 * n_meas]]
+        lam_ = np.asarray(args[-1], np.float64)
+        bshape = cs[0].shape[:-2]
+        p = np.zeros((*bshape, n))
+        obj = np.zeros(bshape)
+        ok = np.zeros(bshape, dtype=bool)
+        for idx in np.ndindex(*bshape):
+            p[idx], obj[idx], ok[idx] = _lp19_numpy(
+                [c[idx] for c in cs], [m[idx] / m[idx].sum() for m in ms], lam_[idx]
+            )
+        return p.astype(dtype), obj.astype(dtype), ok
+
+    return jax.pure_callback(host, shapes, *costs, *marginals, lam, vmap_method="broadcast_all")
+
+
+# --------------------------------------------------------------------------- Sinkhorn
+def _sinkhorn_fixed(
+    costs: list[jax.Array],
+    marginals: list[jax.Array],
+    lam: jax.Array,
+    epsilon: float | None,
+    max_iter: int,
+) -> tuple:
+    from ott.geometry import geometry
+    from ott.problems.linear import barycenter_problem
+    from ott.solvers.linear import discrete_barycenter
+
+    sizes = [c.shape[1] for c in costs]
+    offsets = np.cumsum([0, *sizes])
+    cost_all = jnp.concatenate([c.T for c in costs], axis=0)  # (sum N_k, N)
+    hist = jnp.zeros((len(costs), int(offsets[-1])), cost_all.dtype)
+    for k, m in enumerate(marginals):
+        hist = hist.at[k, offsets[k] : offsets[k + 1]].set(m)
+    geom = geometry.Geometry(cost_matrix=cost_all, epsilon=epsilon)
+    problem = barycenter_problem.FixedBarycenterProblem(geom, hist, lam)
+    threshold = default_threshold(cost_all.dtype)
+    solver = discrete_barycenter.FixedBarycenter(threshold=threshold, max_iterations=max_iter)
+    out = solver(problem)
+    p = out.histogram
+    errors = out.errors.reshape(-1)
+    done = errors >= 0
+    last = jnp.where(jnp.any(done), errors[jnp.maximum(jnp.sum(done) - 1, 0)], jnp.inf)
+    n_iters = (jnp.sum(done) * solver.inner_iterations).astype(jnp.int32)
+    return p / jnp.sum(p), last < threshold, n_iters
+
+
+# --------------------------------------------------------------------------- driver
+def _as_list(gmms: Any) -> list[GMM]:
+    if isinstance(gmms, GMM):
+        if len(gmms.batch_shape) != 1:
+            raise ValueError(
+                f"a stacked gmms must have one batch axis (L,); got {gmms.batch_shape}"
+            )
+        return [gmms[k] for k in range(gmms.batch_shape[0])]
+    if not isinstance(gmms, Sequence) or not gmms:
+        raise ValueError("gmms must be a non-empty sequence of GMMs or a GMM stacked along (L,)")
+    out = list(gmms)
+    for k, g in enumerate(out):
+        if not isinstance(g, GMM):
+            raise TypeError(f"gmms[{k}] must be a GMM; got {type(g).__name__}")
+        if g.batch_shape:
+            raise ValueError(f"gmms[{k}] must be a single GMM; batch_shape {g.batch_shape}")
+    dims = {g.dim for g in out}
+    if len(dims) > 1:
+        raise ValueError(f"gmms must share one dimension; got dims {sorted(dims)}")
+    return out
+
+
+def _candidates(gmms: list[GMM], lam: jax.Array, tol: float, max_iter: int) -> GMM:
+    """The Gaussians of eq. 18: barycenters of one component from every input."""
+    grid = np.array(list(itertools.product(*[range(g.n_components) for g in gmms])))
+    means = jnp.stack([g.means[grid[:, k]] for k, g in enumerate(gmms)], axis=1)  # (N, L, d)
+    mean = jnp.einsum("l,nld->nd", lam, means)
+    diagonal = all(g.is_diagonal for g in gmms)
+    if diagonal or gmms[0].dim == 1:
+        # Commuting covariances: the barycenter averages standard deviations.
+        sds = jnp.stack(
+            [safe_sqrt(g.covs[grid[:, k]]) for k, g in enumerate(gmms)], axis=1
+        )  # (N, L, d) or (N, L, 1, 1)
+        sd = jnp.einsum("l,nl...->n...", lam, sds)
+        return GMM._unchecked(jnp.zeros(len(grid), mean.dtype), mean, sd**2)
+    covs = jnp.stack([g.full_covs()[grid[:, k]] for k, g in enumerate(gmms)], axis=1)
+    cov, _ = jax.vmap(lambda c: _bary_cov(c, lam, "alvarez-esteban", tol, max_iter))(covs)
+    return GMM._unchecked(jnp.zeros(len(grid), mean.dtype), mean, cov)
+
+
+def _common_kind(gmms: list[GMM], support: GMM | None) -> tuple[list[GMM], GMM | None]:
+    """Make every mixture full when any is full, so the cost kernels see one kind."""
+    everyone = [*gmms, *([support] if support is not None else [])]
+    if all(g.is_diagonal for g in everyone) or not any(g.is_diagonal for g in everyone):
+        return gmms, support
+
+    def full(g: GMM) -> GMM:
+        return GMM._unchecked(g.weights, g.means, g.full_covs())
+
+    return [full(g) for g in gmms], (full(support) if support is not None else None)
+
+
+def mw2_barycenter(
+    gmms: Sequence[GMM] | GMM,
+    weights: Any,
+    support: GMM | None = None,
+    *,
+    solver: str = "exact",
+    epsilon: float | None = None,
+    max_candidates: int = MAX_CANDIDATES,
+    max_iter: int = 2000,
+    return_info: bool = False,
+) -> GMM | tuple[GMM, BarycenterInfo]:
+    """Barycenter of Gaussian mixtures for the distance ``d`` (seed 001, eqs. 17–20).
+
+    .. math::
+        \\mu^* = \\arg\\min_{\\mu = \\sum_i p^i\\nu^i}\\ \\sum_{k=1}^L\\lambda_k\\,d(\\mu,\\mu_k)^2
+
+    - ``support=None``: the components :math:`\\nu^i` are the eq. 18 candidates (Gaussian
+      barycenters, eqs. 15–16, of every tuple of one component per input;
+      ``N = N_1 * ... * N_L`` of them, in ``itertools.product`` order) and ``p`` solves
+      the LP of eq. 19. Candidates the LP leaves unused keep weight 0, so the output shape
+      is static. Needs ``N <= max_candidates`` (default 4096).
+    - ``support`` given: its components are fixed (its weights are ignored) and only ``p``
+      is optimised (the variant after eq. 20), by the same LP or, with
+      ``solver="sinkhorn"``, by OTT's entropic fixed-support barycenter
+      (``ott.solvers.linear.discrete_barycenter``), for sizes where the LP is too large.
+
+    Derivatives flow to the candidate components (through the Gaussian barycenters); the
+    LP weights ``p`` are piecewise constant in the inputs and are not differentiated.
+
+    Args:
+        gmms: ``L`` single mixtures of one dimension (any component counts), or one GMM
+            stacked along a leading axis ``(L,)``.
+        weights: ``(L,)`` probability vector :math:`\\lambda`.
+        support: optional GMM whose components are the barycenter's support.
+        solver: ``"exact"`` (LP) or ``"sinkhorn"`` (needs ``support`` or small ``N``).
+        epsilon: Sinkhorn regularisation (``None``: OTT's default).
+        max_candidates: cap on ``N`` for ``support=None``.
+        max_iter: Sinkhorn iteration cap.
+        return_info: also return a :class:`BarycenterInfo` (objective, converged, n_iters).
+
+    Raises:
+        ValueError: on inconsistent inputs, or ``N > max_candidates`` without ``support``.
+
+    Example:
+        >>> p = GMM.univariate([1.0], [0.0], [1.0])
+        >>> q = GMM.univariate([1.0], [2.0], [9.0])
+        >>> bary = mw2_barycenter([p, q], [0.5, 0.5])
+        >>> bary.means[0, 0].tolist(), bary.covs[0, 0].tolist()
+        (1.0, 4.0)
+    """
+    gmms = _as_list(gmms)
+    check_choice("solver", solver, ("exact", "sinkhorn"))
+    check_positive("epsilon", epsilon)
+    if solver == "exact" and epsilon is not None:
+        raise ValueError('epsilon is only used by solver="sinkhorn"; leave it None for "exact"')
+    dtype = jnp.result_type(*[g.means for g in gmms])
+    lam = jnp.asarray(weights, dtype)
+    if lam.shape != (len(gmms),):
+        raise ValueError(f"weights must have shape ({len(gmms)},); got {lam.shape}")
+    _check_simplex("weights", lam)
+    gmms, support = _common_kind(gmms, support)
+    if support is None:
+        n = int(np.prod([g.n_components for g in gmms]))
+        if n > max_candidates:
+            counts = " * ".join(str(g.n_components) for g in gmms)
+            raise ValueError(
+                f"the free-support barycenter has N = {counts}"
+                f" = {n} candidate components, more than max_candidates={max_candidates}; pass "
+                "a fixed `support` GMM (optionally with solver='sinkhorn'), or raise "
+                "max_candidates"
+            )
+        tol = 100.0 * float(jnp.finfo(dtype).eps)
+        support = _candidates(gmms, jax.lax.stop_gradient(lam), tol, 100)
+    else:
+        if not isinstance(support, GMM) or support.batch_shape:
+            raise ValueError("support must be a single GMM (its components are the support)")
+        if support.dim != gmms[0].dim:
+            raise ValueError(f"support has dim {support.dim}; gmms have dim {gmms[0].dim}")
+    costs = [_bures_matrix_single(support, g) for g in gmms]
+    marginals = [g.weights for g in gmms]
+    lam_c = jax.lax.stop_gradient(lam)
+    if solver == "exact":
+        p, cost, ok = _lp19(
+            [jax.lax.stop_gradient(c) for c in costs],
+            [jax.lax.stop_gradient(m) for m in marginals],
+            lam_c,
+        )
+        n_iters = jnp.asarray(-1, jnp.int32)
+    else:
+        p, ok, n_iters = _sinkhorn_fixed(costs, marginals, lam_c, epsilon, int(max_iter))
+        p = jax.lax.stop_gradient(p)
+        cost = jnp.nan * jnp.ones((), dtype)
+    out = GMM._unchecked(p.astype(dtype), support.means, support.covs)
+    if not return_info:
+        return out
+    if solver == "sinkhorn":
+        from gmmjax._transport import mw2_distance
+
+        cost = sum(lam[k] * mw2_distance(out, g) ** 2 for k, g in enumerate(gmms))
+    return out, BarycenterInfo(cost, ok, n_iters)
