@@ -8,11 +8,18 @@ Every quantity is computed from one symmetric square root per covariance,
     = \\|F_0 F_1\\|_*,
 
 because :math:`(F_0F_1)(F_0F_1)^T = F_0\\Sigma_1F_0`. No iteration is stopped early: the result is
-exact to round-off, also for ill-conditioned and singular covariances (seed 001, eq. 8, where
-:math:`\\Sigma^{1/2}` of a singular matrix is its PSD square root and the formula needs no
-pseudo-inverse). The optimal coupling of :math:`\\mathcal N(0,\\Sigma_0)` and
-:math:`\\mathcal N(0,\\Sigma_1)` is :math:`(F_0 z, F_1 W^T z)` with :math:`W` the orthogonal polar
-factor of :math:`F_0F_1`; McCann's interpolant and the transport map follow from it.
+exact to round-off, also for ill-conditioned and singular covariances. Singular covariances
+need no special case: with PSD square roots the formula above is the :math:`W_2` distance
+between degenerate Gaussians too (Gelbrich's bound is attained). Seed 001's eq. 8 writes the
+singular case as :math:`\\operatorname{tr}(\\Sigma_0^{1/2}((\\Sigma_0^{1/2})^\\dagger\\Sigma_1
+(\\Sigma_0^{1/2})^\\dagger)^{1/2}\\Sigma_0^{1/2})`; as printed that expression differs from the
+nonsingular formula when :math:`\\Sigma_0` and :math:`\\Sigma_1` do not commute, so the standard
+form is used. The two agree for commuting covariances and in eq. 8's special case
+:math:`\\Sigma_0=\\Sigma_1=0`, where :math:`W_2 = \\|m_0-m_1\\|`.
+
+The optimal coupling of :math:`\\mathcal N(0,\\Sigma_0)` and :math:`\\mathcal N(0,\\Sigma_1)` is
+:math:`(F_0 z, F_1 W^T z)` with :math:`W` the orthogonal polar factor of :math:`F_0F_1`;
+McCann's interpolant and the transport map follow from it.
 
 Derivatives never go through an eigen- or singular-vector derivative (those divide by gaps
 between eigenvalues and are NaN at :math:`\\Sigma = cI`): the square root, the nuclear norm and
@@ -73,16 +80,25 @@ def _zero_tolerance(r: jax.Array) -> jax.Array:
     return r.shape[-1] * jnp.sqrt(eps) * jnp.max(r, axis=-1, keepdims=True)
 
 
+def _root_eigenvalues(w: jax.Array) -> jax.Array:
+    """Square roots of eigenvalues; those within ``d * eps * max`` of 0 are round-off -> 0."""
+    floor = w.shape[-1] * jnp.finfo(w.dtype).eps * jnp.max(jnp.abs(w), axis=-1, keepdims=True)
+    return jnp.sqrt(jnp.where(w > floor, w, 0.0))
+
+
 @jax.custom_jvp
 def sqrtm_psd(s: jax.Array) -> jax.Array:
     """Symmetric PSD square root :math:`\\Sigma^{1/2}` of ``(..., d, d)`` matrices (via ``eigh``).
+
+    Eigenvalues below ``d * eps * max|eigenvalue|`` are indistinguishable from round-off of an
+    exact zero and are set to 0 (a singular covariance stays exactly singular).
 
     The JVP solves the Sylvester equation :math:`F\\,dF + dF\\,F = d\\Sigma` in the eigenbasis,
     :math:`dF_{ij} = d\\Sigma_{ij}/(\\sqrt{\\lambda_i}+\\sqrt{\\lambda_j})`, finite at repeated
     eigenvalues; directions where both roots are (numerically) zero get derivative 0.
     """
     w, v = jnp.linalg.eigh(s)
-    r = jnp.sqrt(jnp.maximum(w, 0.0))
+    r = _root_eigenvalues(w)
     return _sym((v * r[..., None, :]) @ _mT(v))
 
 
@@ -90,7 +106,7 @@ def sqrtm_psd(s: jax.Array) -> jax.Array:
 def _sqrtm_psd_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     (s,), (ds,) = primals, tangents
     w, v = jnp.linalg.eigh(s)
-    r = jnp.sqrt(jnp.maximum(w, 0.0))
+    r = _root_eigenvalues(w)
     f = _sym((v * r[..., None, :]) @ _mT(v))
     den = r[..., :, None] + r[..., None, :]
     ok = den > _zero_tolerance(r)[..., None]
@@ -183,8 +199,9 @@ def bures_cost_matrix(p: GMM, q: GMM) -> jax.Array:
         C_{ij} = W_2(\\nu_p^i, \\nu_q^j)^2 = \\|m_i - m_j\\|^2 + \\operatorname{tr}\\Sigma_i
         + \\operatorname{tr}\\Sigma_j - 2\\,\\|\\Sigma_i^{1/2}\\Sigma_j^{1/2}\\|_*
 
-    (seed 001, the cost :math:`c(i, j)` of eq. 9 and its closed form, eq. 8 for singular
-    covariances). One square root per component, one SVD per pair; no iteration, so the
+    (seed 001, the cost :math:`c(i, j)` of eq. 9 and its closed form of §II.A; singular
+    covariances need no special case, see the module docstring on eq. 8). One square root per
+    component, one SVD per pair; no iteration, so the
     result is exact to round-off (OTT's ``costs.Bures`` truncates a Newton–Schulz iteration).
     Diagonal covariances use :math:`\\sum_l(\\sigma_{il}-\\sigma_{jl})^2` with no matrices.
     Clamped at 0. Batch axes broadcast.
@@ -215,7 +232,8 @@ def w2_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
         W_2^2 = \\|m_0-m_1\\|^2 + \\operatorname{tr}\\big(\\Sigma_0+\\Sigma_1
         - 2(\\Sigma_0^{1/2}\\Sigma_1\\Sigma_0^{1/2})^{1/2}\\big)
 
-    Singular covariances follow eq. 8; with :math:`\\Sigma_0=\\Sigma_1=0` this is
+    Singular covariances use the same formula (see the module docstring on eq. 8); with
+    :math:`\\Sigma_0=\\Sigma_1=0` this is
     :math:`\\|m_0-m_1\\|`. Returns the distance (not squared); its derivative at
     :math:`g_0 = g_1` is taken as 0 (the subgradient of a norm at 0), so it is never NaN.
 
