@@ -1,0 +1,116 @@
+"""The fixed grid basis of seed 003, §2.1.
+
+Means sit on an evenly spaced grid spanning the data, every component shares one width
+``sigma = t * r`` tied to the grid spacing ``r``, and the weights start uniform. Only the weights
+are learned afterwards (:func:`gmmjax.fit_weights`, :func:`gmmjax.paper_algorithm1`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from gmmjax._checks import is_concrete
+from gmmjax._mixture import GMM
+
+__all__ = ["as_points", "grid_basis", "grid_spacing"]
+
+
+def as_points(x: Any, name: str = "x") -> jnp.ndarray:
+    """``x`` as a float ``(N, d)`` array: 1-D input ``(N,)`` becomes ``(N, 1)``.
+
+    Raises ``ValueError`` (naming ``name``) for a wrong rank, no points, or non-finite values
+    (value check only when ``x`` is concrete).
+    """
+    arr = jnp.asarray(x)
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.result_type(float))
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (N,) or (N, d) with N >= 1; got {arr.shape}")
+    if is_concrete(arr):
+        values = np.asarray(arr)
+        if not np.all(np.isfinite(values)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+            raise ValueError(f"{name} must be finite; {name}[{bad}] = {values[bad]}")
+    return arr
+
+
+def _per_axis(n_components: int | Sequence[int], d: int) -> tuple[int, ...]:
+    counts = (n_components,) * d if np.ndim(n_components) == 0 else tuple(n_components)
+    if len(counts) != d:
+        raise ValueError(f"n_components needs one count per axis ({d}); got {n_components!r}")
+    for c in counts:
+        if isinstance(c, bool) or int(c) != c or int(c) < 1:
+            raise ValueError(f"n_components must be positive integers; got {n_components!r}")
+    return tuple(int(c) for c in counts)
+
+
+def grid_spacing(x: Any, n_components: int | Sequence[int]) -> jnp.ndarray:
+    """Grid spacing :math:`r = (\\max X - \\min X)/n` per axis (seed 003, §2.1), shape ``(d,)``."""
+    pts = as_points(x)
+    counts = jnp.asarray(_per_axis(n_components, pts.shape[1]), pts.dtype)
+    return (jnp.max(pts, axis=0) - jnp.min(pts, axis=0)) / counts
+
+
+def grid_basis(x: Any, n_components: int | Sequence[int], t: float = 1.0) -> GMM:
+    """The fixed-basis mixture of seed 003, §2.1, laid over the data ``x``.
+
+    For 1-D data with :math:`n` components,
+
+    .. math::
+        r = \\frac{\\max X - \\min X}{n}, \\qquad \\mu_i = \\min X + i\\,r
+        \\quad (i = 0, \\dots, n-1), \\qquad \\sigma = t\\,r, \\qquad \\pi_i = 1/n,
+
+    so the first mean is the smallest data point and the last is :math:`\\max X - r` (the
+    paper's :math:`\\mu_i = \\min(X) + i\\times r` read with :math:`i` counted from 0, which
+    gives exactly :math:`n` components). ``sigma`` is a standard deviation: the components'
+    variances are :math:`(t r)^2`. For ``d``-dimensional data the basis is the tensor grid:
+    axis ``a`` gets its own spacing :math:`r_a` and ``n_a`` means, every component has the
+    diagonal covariance :math:`\\mathrm{diag}((t r_a)^2)`, and there are :math:`\\prod_a n_a`
+    components ordered with the last axis fastest (``numpy.meshgrid(..., indexing="ij")``).
+
+    Args:
+        x: data, ``(N,)`` or ``(N, d)``.
+        n_components: components per axis (an int, or one int per axis).
+        t: width of every component in grid spacings, ``> 0`` (the paper uses 1 to 5).
+
+    Returns:
+        A GMM with uniform weights, ``(K, d)`` means and ``(K, d)`` diagonal variances.
+
+    Raises:
+        ValueError: for data that are not finite, an axis with fewer than two distinct values
+            (``r = 0``), non-positive ``t``, or a bad ``n_components``. Under ``jit`` only the
+            structural checks run.
+
+    Example:
+        >>> basis = grid_basis(jnp.array([0.0, 1.0, 4.0]), 4, t=2.0)
+        >>> basis.means[:, 0].tolist(), basis.covs[:, 0].tolist()
+        ([0.0, 1.0, 2.0, 3.0], [4.0, 4.0, 4.0, 4.0])
+    """
+    pts = as_points(x)
+    d = pts.shape[1]
+    counts = _per_axis(n_components, d)
+    if is_concrete(t) and not float(t) > 0.0:
+        raise ValueError(f"t must be > 0; got {t!r}")
+    lo = jnp.min(pts, axis=0)
+    hi = jnp.max(pts, axis=0)
+    if is_concrete(pts):
+        flat = np.asarray(hi - lo)
+        if np.any(flat <= 0):
+            axis = int(np.argmax(flat <= 0))
+            raise ValueError(
+                f"x needs at least two distinct values on every axis; axis {axis} is constant"
+            )
+    r = (hi - lo) / jnp.asarray(counts, pts.dtype)
+    axes = [lo[a] + jnp.arange(counts[a], dtype=pts.dtype) * r[a] for a in range(d)]
+    mesh = jnp.meshgrid(*axes, indexing="ij")
+    means = jnp.stack([m.reshape(-1) for m in mesh], axis=-1)
+    k = means.shape[0]
+    variances = jnp.broadcast_to((jnp.asarray(t, pts.dtype) * r) ** 2, (k, d))
+    weights = jnp.full((k,), 1.0 / k, pts.dtype)
+    return GMM._unchecked(weights, means, variances)
