@@ -20,7 +20,10 @@ from gmmjax._bures import (
     gaussian_transport_map,
     w2_gaussian,
 )
+from gmmjax._dil import density_information_loss, empirical_density_information_loss
+from gmmjax._grid import grid_basis
 from gmmjax._kl import KL_METHODS, gaussian_entropy, kl_divergence, kl_gaussian
+from gmmjax._learner import FitResult, fit_weights
 from gmmjax._mixture import GMM, Gaussian, stack
 from gmmjax._overlap import (
     cauchy_schwarz_divergence,
@@ -32,6 +35,7 @@ from gmmjax._overlap import (
     log_inner_product,
     log_l2_distance_squared,
 )
+from gmmjax._paper import paper_algorithm1, paper_algorithm2
 from gmmjax._transport import geodesic, mw2_distance, mw2_plan
 
 __version__ = "0.1.0"
@@ -39,15 +43,20 @@ __version__ = "0.1.0"
 __all__ = [
     "GMM",
     "KL_METHODS",
+    "FitResult",
     "Gaussian",
     "bures_cost_matrix",
     "cauchy_schwarz_divergence",
+    "density_information_loss",
+    "empirical_density_information_loss",
+    "fit_weights",
     "gaussian_barycenter",
     "gaussian_entropy",
     "gaussian_interpolate",
     "gaussian_overlap",
     "gaussian_transport_map",
     "geodesic",
+    "grid_basis",
     "inner_product",
     "kl_divergence",
     "kl_gaussian",
@@ -59,6 +68,8 @@ __all__ = [
     "mw2_barycenter",
     "mw2_distance",
     "mw2_plan",
+    "paper_algorithm1",
+    "paper_algorithm2",
     "stack",
     "w2_gaussian",
 ]
