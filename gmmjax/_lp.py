@@ -39,8 +39,9 @@ class OTResult(NamedTuple):
     Attributes:
         cost: transport cost :math:`\\langle C, \\pi\\rangle` of the returned plan.
         plan: ``(n, m)`` coupling :math:`\\pi`.
-        f, g: dual potentials (``exact_ot``: centred LP duals; ``sinkhorn_ot``: OTT's
-            entropic potentials).
+        f, g: dual potentials (``exact_ot``: LP duals with :math:`f_i+g_j\\le C_{ij}`,
+            equality on the support, gauge ``mean(f) = 0``; ``sinkhorn_ot``: OTT's entropic
+            potentials).
         converged: the solver reached optimality (exact) or its threshold (Sinkhorn).
         n_iters: Sinkhorn iterations; ``-1`` for the network simplex, which does not report
             its pivot count.
@@ -81,8 +82,9 @@ def _emd_batch(a: np.ndarray, b: np.ndarray, c: np.ndarray, max_iter: int) -> tu
             warnings.simplefilter("ignore")
             p, log = ot.emd(ai, bi, ci, numItermax=max_iter, log=True, check_marginals=False)
         plan[idx] = p
-        f[idx] = log["u"] - np.mean(log["u"])
-        g[idx] = log["v"] - np.mean(log["v"])
+        shift = np.mean(log["u"])  # gauge: mean(f) = 0, f_i + g_j unchanged
+        f[idx] = log["u"] - shift
+        g[idx] = log["v"] + shift
         cost[idx] = np.sum(p * ci)
         ok[idx] = log["result_code"] == 1
     return cost, plan, f, g, ok
@@ -135,7 +137,9 @@ def _exact_bwd(max_iter: int, res: tuple, cts: tuple) -> tuple:
     plan, f, g = res
     cost_bar, plan_bar = cts[0], cts[1]
     u, v = _support_potentials(plan, plan_bar)
-    return cost_bar * f + u, cost_bar * g + v, cost_bar * plan
+    f_c = f - jnp.mean(f, axis=-1, keepdims=True)
+    g_c = g - jnp.mean(g, axis=-1, keepdims=True)
+    return cost_bar * f_c + u, cost_bar * g_c + v, cost_bar * plan
 
 
 _exact_core.defvjp(_exact_fwd, _exact_bwd)
