@@ -51,7 +51,7 @@ def mixture_cdf(gmm: GMM, x: Any) -> jax.Array:
     """
     _check_univariate(gmm)
     x = jnp.asarray(x, gmm.dtype)
-    sd = jnp.sqrt(gmm.covs[:, 0])
+    sd = jnp.sqrt(gmm.full_covs()[:, 0, 0])
     z = (x[..., None] - gmm.means[:, 0]) / sd
     return jnp.sum(gmm.weights * jax.scipy.special.ndtr(z), axis=-1)
 

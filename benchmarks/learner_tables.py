@@ -1,0 +1,282 @@
+"""Tables 1-3 of seed 003 (§3.1): density information loss of fixed-basis density estimators.
+
+Protocol (every choice the paper leaves open is fixed here and printed with the tables):
+
+* Targets. Table 1: 8 Gaussian components. Table 2: 8 components, each drawn uniformly from
+  {normal, Student t, uniform}. Every component: location U(-10, 10), scale U(0.5, 2) (a
+  uniform component has that standard deviation: width 2*sqrt(3)*scale; a t component has
+  df drawn from {3, ..., 10}); mixture weights Dirichlet(1, ..., 1). Table 3 uses the Table 2
+  family. Repetition ``i`` of a cell draws its target and its data from
+  ``numpy.random.default_rng([table, i])``, so the methods of one cell see the same data and
+  the three sigmas of Tables 1-2 the same targets.
+* Data: N training points (5,000 for Tables 1-2), 20,000 fresh test points for the held-out
+  log-likelihood.
+* Basis: :func:`gmmjax.grid_basis` with n = 200 (Tables 1-2) and sigma = t r.
+* Eq. 9 with d = r/2 (the windows mu_i +- d then tile the grid, so DIL is the total variation
+  of the two distributions coarsened to the grid cells, in [0, 2]); the d = sigma/4 variant
+  (the algorithms' default d) is reported too. The window centres are the basis means for
+  every method, scikit-learn included. The target CDF is exact (scipy).
+* Methods: Algorithms 1 and 2 (:func:`gmmjax.paper_algorithm1`/``2``, d = sigma/4), a plain
+  histogram with n bins of width r over [min, max] (its CDF is piecewise linear), our
+  learner :func:`gmmjax.fit_weights` with its defaults and each loss, and scikit-learn's
+  ``GaussianMixture`` with the true number of components (8, full EM, 3 initialisations).
+
+Run: ``python benchmarks/learner_tables.py --reps 20 --reps3 5`` (float32, the JAX default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_enable_concurrency_optimized_scheduler=false")
+
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats
+
+from gmmjax import (
+    GMM,
+    density_information_loss,
+    fit_weights,
+    grid_basis,
+    paper_algorithm1,
+    paper_algorithm2,
+)
+from gmmjax._dil import dil_from_cdfs
+
+PAPER = {  # published mean L of Tables 1-3 (Algorithm 1, Algorithm 2)
+    1: {"alg1": (0.07099, 0.05091, 0.044296), "alg2": (0.06866, 0.05085, 0.04447)},
+    2: {"alg1": (0.08912, 0.08738, 0.09432), "alg2": (0.08678, 0.08749, 0.09446)},
+    3: {
+        20000: (0.710, 0.336, 0.200, 0.0778, 0.0295, 0.0326, 0.0378),
+        50000: (0.715, 0.364, 0.210, 0.065, 0.025, 0.0203, 0.0289),
+    },
+}
+METHODS_12 = ["alg1", "alg2", "hist", "nll", "binned", "l2", "sklearn"]
+LABELS = {
+    "alg1": "Algorithm 1",
+    "alg2": "Algorithm 2",
+    "hist": "histogram",
+    "nll": "**ours, default (nll)**",
+    "binned": "ours, binned (Eq. 5)",
+    "l2": "ours, l2 (KDE)",
+    "sklearn": "sklearn GaussianMixture(8)",
+}
+
+
+class Target:
+    """A random mixture of normal / Student t / uniform components (seed 003, §3.1)."""
+
+    def __init__(self, rng: np.random.Generator, kinds: tuple[str, ...], k: int = 8) -> None:
+        self.weights = rng.dirichlet(np.ones(k))
+        self.parts = []
+        for _ in range(k):
+            loc, scale = rng.uniform(-10, 10), rng.uniform(0.5, 2.0)
+            kind = kinds[rng.integers(len(kinds))]
+            if kind == "normal":
+                self.parts.append(stats.norm(loc, scale))
+            elif kind == "t":
+                self.parts.append(stats.t(int(rng.integers(3, 11)), loc, scale))
+            else:
+                half = np.sqrt(3.0) * scale
+                self.parts.append(stats.uniform(loc - half, 2 * half))
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return sum(w * p.cdf(x) for w, p in zip(self.weights, self.parts, strict=True))
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        idx = rng.choice(len(self.weights), size=n, p=self.weights)
+        out = np.empty(n)
+        for i, p in enumerate(self.parts):
+            mask = idx == i
+            out[mask] = p.rvs(size=int(mask.sum()), random_state=rng)
+        return out
+
+
+FAMILIES = {1: ("normal",), 2: ("normal", "t", "uniform"), 3: ("normal", "t", "uniform")}
+
+
+def histogram_scores(x, n, target, centers, ds, test):
+    edges = np.linspace(x.min(), x.max(), n + 1)
+    counts, _ = np.histogram(x, edges)
+    cum = np.concatenate([[0.0], np.cumsum(counts) / len(x)])
+
+    def cdf(y):
+        return np.interp(y, edges, cum)
+
+    dils = [
+        float(
+            dil_from_cdfs(
+                target.cdf(centers - d), target.cdf(centers + d), cdf(centers - d), cdf(centers + d)
+            )
+        )
+        for d in ds
+    ]
+    width = edges[1] - edges[0]
+    idx = np.clip(np.searchsorted(edges, test, side="right") - 1, 0, n - 1)
+    inside = (test >= edges[0]) & (test <= edges[-1])
+    dens = np.where(inside, counts[idx] / (len(x) * width), 0.0)
+    with np.errstate(divide="ignore"):
+        ll = float(np.mean(np.log(dens)))
+    return dils, ll
+
+
+def gmm_scores(gmm, target, centers, ds, test):
+    dils = [float(density_information_loss(gmm, target.cdf, d, centers=centers)) for d in ds]
+    ll = float(jnp.mean(gmm.log_prob(jnp.asarray(test, gmm.dtype)[:, None])))
+    return dils, ll
+
+
+def sklearn_gmm(x, seed):
+    from sklearn.mixture import GaussianMixture
+
+    est = GaussianMixture(8, n_init=3, random_state=seed).fit(x[:, None])
+    return GMM.from_sklearn(est)
+
+
+def run_cell(table, rep, n, t, size, methods, n_test=20_000):
+    rng = np.random.default_rng([table, rep])
+    target = Target(rng, FAMILIES[table])
+    x = target.sample(size, rng)
+    test = target.sample(n_test, rng)
+    basis = grid_basis(x, n, t)
+    centers = np.asarray(basis.means[:, 0], dtype=np.float64)
+    r = centers[1] - centers[0]
+    ds = (r / 2, t * r / 4)
+    out, secs = {}, {}
+    for m in methods:
+        start = time.perf_counter()
+        if m == "hist":
+            out[m] = histogram_scores(x, n, target, centers, ds, test)
+        else:
+            if m == "alg1":
+                g = paper_algorithm1(x, n, t)
+            elif m == "alg2":
+                g = paper_algorithm2(x, n, t)
+            elif m == "sklearn":
+                g = sklearn_gmm(x, rep)
+            else:
+                g = fit_weights(basis, x, loss=m).gmm
+            out[m] = gmm_scores(g, target, centers, ds, test)
+        secs[m] = time.perf_counter() - start
+    return out, secs
+
+
+def tables_12(reps, tables, log):
+    res = defaultdict(list)  # (table, t, method) -> [(dil_r2, dil_s4, ll, seconds)]
+    for table in tables:
+        for rep in range(reps):
+            for t in (1.0, 2.0, 3.0):
+                out, secs = run_cell(table, rep, 200, t, 5000, METHODS_12)
+                for m, (dils, ll) in out.items():
+                    res[(table, t, m)].append((*dils, ll, secs[m]))
+            log(f"table {table} rep {rep + 1}/{reps} done")
+    return res
+
+
+def table_3(reps, sizes, ns, log):
+    res = defaultdict(list)
+    for size in sizes:
+        for n in ns:
+            for rep in range(reps):
+                out, secs = run_cell(3, rep, n, 3.0, size, ["alg1", "alg2", "hist", "nll"])
+                for m, (dils, ll) in out.items():
+                    res[(size, n, m)].append((*dils, ll, secs[m]))
+            log(f"table 3 size {size} n {n} done")
+    return res
+
+
+def _fmt(v, digits=4):
+    return "−∞" if v == -np.inf else f"{v:.{digits}f}"
+
+
+def markdown_12(res, reps):
+    lines = []
+    for table, title in (
+        (1, "8 Gaussian components"),
+        (2, "8 normal / Student t / uniform components"),
+    ):
+        lines += [
+            f"#### Table {table}: {title}; N = 5,000, n = 200, mean of {reps} repetitions",
+            "",
+            "| method | DIL σ=1r | DIL σ=2r | DIL σ=3r | DIL (d=σ/4) 1r / 2r / 3r "
+            "| held-out log-lik 1r / 2r / 3r | s per fit |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for m in METHODS_12:
+            rows = [np.asarray(res[(table, t, m)]) for t in (1.0, 2.0, 3.0)]
+            dil = [_fmt(r[:, 0].mean()) for r in rows]
+            dil4 = " / ".join(_fmt(r[:, 1].mean()) for r in rows)
+            ll = " / ".join(_fmt(r[:, 2].mean(), 3) for r in rows)
+            sec = np.mean([r[:, 3].mean() for r in rows])
+            lines.append(f"| {LABELS[m]} | {' | '.join(dil)} | {dil4} | {ll} | {sec:.2f} |")
+        paper = PAPER[table]
+        for key, name in (("alg1", "Algorithm 1"), ("alg2", "Algorithm 2")):
+            vals = " | ".join(f"{v:.4g}" for v in paper[key])
+            lines.append(f"| *paper: {name}* | {vals} | | | |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def markdown_3(res, reps, sizes, ns):
+    lines = [
+        "#### Table 3: components n vs data size (Table 2 family, σ = 3r), "
+        f"mean DIL (d = r/2) of {reps} repetitions",
+        "",
+        "| data size | method | " + " | ".join(f"n={n}" for n in ns) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in ns) + " |",
+    ]
+    for size in sizes:
+        for m in ("alg1", "alg2", "hist", "nll"):
+            vals = " | ".join(_fmt(np.asarray(res[(size, n, m)])[:, 0].mean()) for n in ns)
+            lines.append(f"| {size:,} | {LABELS[m]} | {vals} |")
+        if size in PAPER[3]:
+            vals = " | ".join(f"{v:.3g}" for v in PAPER[3][size])
+            lines.append(f"| {size:,} | *paper: Algorithm 2* | {vals} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=20, help="repetitions per cell, Tables 1-2")
+    p.add_argument("--reps3", type=int, default=5, help="repetitions per cell, Table 3")
+    p.add_argument("--tables", default="1,2,3")
+    p.add_argument("--sizes", default="5000,20000,50000")
+    p.add_argument("--ns", default="10,30,50,100,200,500,1000")
+    p.add_argument("--out", default=None, help="also write the markdown (and a .json) here")
+    args = p.parse_args(argv)
+    wanted = {int(v) for v in args.tables.split(",")}
+    sizes = [int(v) for v in args.sizes.split(",")]
+    ns = [int(v) for v in args.ns.split(",")]
+    start = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - start:7.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    parts, raw = [], {}
+    if wanted & {1, 2}:
+        tables = sorted(wanted & {1, 2})
+        res = tables_12(args.reps, tables, log)
+        parts.append(markdown_12(res, args.reps, tables))
+        raw["tables_12"] = {str(k): v for k, v in res.items()}
+    if 3 in wanted:
+        res = table_3(args.reps3, sizes, ns, log)
+        parts.append(markdown_3(res, args.reps3, sizes, ns))
+        raw["table_3"] = {str(k): v for k, v in res.items()}
+    text = "\n".join(parts)
+    if args.out:
+        Path(args.out).write_text(text)
+        Path(args.out).with_suffix(".json").write_text(json.dumps(raw))
+    print(text)
+    log("finished")
+
+
+if __name__ == "__main__":
+    main()
