@@ -2,10 +2,11 @@
 
 Protocol (every choice the paper leaves open is fixed here and printed with the tables):
 
-* Targets. Table 1: 8 Gaussian components. Table 2: 8 components, each drawn uniformly from
-  {normal, Student t, uniform}. Every component: location U(-10, 10), scale U(0.5, 2) (a
-  uniform component has that standard deviation: width 2*sqrt(3)*scale; a t component has
-  df drawn from {3, ..., 10}); mixture weights Dirichlet(1, ..., 1). Table 3 uses the Table 2
+* Targets (``gmmjax._targets.RandomTarget``). Table 1: 8 Gaussian components. Table 2: 8
+  components, each drawn uniformly from {normal, Student t, uniform}. Every component:
+  location U(-10, 10), scale U(0.5, 2) (a uniform component has that standard deviation:
+  width 2*sqrt(3)*scale; a t component has df drawn from {3, ..., 10}); mixture weights
+  Dirichlet(1, ..., 1). Table 3 uses the Table 2
   family. Repetition ``i`` of a cell draws its target and its data from
   ``numpy.random.default_rng([table, i])``, so the methods of one cell see the same data and
   the three sigmas of Tables 1-2 the same targets.
@@ -38,7 +39,6 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_enable_concurrency_optimized_sched
 
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 
 from gmmjax import (
     GMM,
@@ -49,6 +49,7 @@ from gmmjax import (
     paper_algorithm2,
 )
 from gmmjax._dil import dil_from_cdfs
+from gmmjax._targets import GAUSSIAN, MIXED, RandomTarget
 
 PAPER = {  # published mean L of Tables 1-3 (Algorithm 1, Algorithm 2)
     1: {"alg1": (0.07099, 0.05091, 0.044296), "alg2": (0.06866, 0.05085, 0.04447)},
@@ -70,37 +71,7 @@ LABELS = {
 }
 
 
-class Target:
-    """A random mixture of normal / Student t / uniform components (seed 003, §3.1)."""
-
-    def __init__(self, rng: np.random.Generator, kinds: tuple[str, ...], k: int = 8) -> None:
-        self.weights = rng.dirichlet(np.ones(k))
-        self.parts = []
-        for _ in range(k):
-            loc, scale = rng.uniform(-10, 10), rng.uniform(0.5, 2.0)
-            kind = kinds[rng.integers(len(kinds))]
-            if kind == "normal":
-                self.parts.append(stats.norm(loc, scale))
-            elif kind == "t":
-                self.parts.append(stats.t(int(rng.integers(3, 11)), loc, scale))
-            else:
-                half = np.sqrt(3.0) * scale
-                self.parts.append(stats.uniform(loc - half, 2 * half))
-
-    def cdf(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        return sum(w * p.cdf(x) for w, p in zip(self.weights, self.parts, strict=True))
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        idx = rng.choice(len(self.weights), size=n, p=self.weights)
-        out = np.empty(n)
-        for i, p in enumerate(self.parts):
-            mask = idx == i
-            out[mask] = p.rvs(size=int(mask.sum()), random_state=rng)
-        return out
-
-
-FAMILIES = {1: ("normal",), 2: ("normal", "t", "uniform"), 3: ("normal", "t", "uniform")}
+FAMILIES = {1: GAUSSIAN, 2: MIXED, 3: MIXED}
 
 
 def histogram_scores(x, n, target, centers, ds, test):
@@ -143,7 +114,7 @@ def sklearn_gmm(x, seed):
 
 def run_cell(table, rep, n, t, size, methods, n_test=20_000):
     rng = np.random.default_rng([table, rep])
-    target = Target(rng, FAMILIES[table])
+    target = RandomTarget(rng, FAMILIES[table])
     x = target.sample(size, rng)
     test = target.sample(n_test, rng)
     basis = grid_basis(x, n, t)
