@@ -20,6 +20,7 @@ from gmmjax._bures import (
     gaussian_transport_map,
     w2_gaussian,
 )
+from gmmjax._checkify import checked, validate
 from gmmjax._dil import density_information_loss, empirical_density_information_loss
 from gmmjax._grid import grid_basis
 from gmmjax._kl import KL_METHODS, gaussian_entropy, kl_divergence, kl_gaussian
@@ -47,6 +48,7 @@ __all__ = [
     "Gaussian",
     "bures_cost_matrix",
     "cauchy_schwarz_divergence",
+    "checked",
     "density_information_loss",
     "empirical_density_information_loss",
     "fit_weights",
@@ -71,5 +73,6 @@ __all__ = [
     "paper_algorithm1",
     "paper_algorithm2",
     "stack",
+    "validate",
     "w2_gaussian",
 ]
