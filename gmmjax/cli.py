@@ -144,7 +144,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         _fail(f"--components must be >= 1; got {args.components}")
     if args.t <= 0:
         _fail(f"--t must be > 0; got {args.t}")
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         _fail(f"--steps must be >= 1; got {args.steps}")
     try:
         import gmmjax as gj
@@ -152,13 +152,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         grid_basis, fit_weights = gj.grid_basis, gj.fit_weights
     except AttributeError:
         _fail("the fit command is not available in this version")
+    import numpy as np
+
     x = load_data(args.data)
     basis = grid_basis(x, args.components, args.t)
     start = time.perf_counter()
-    result = fit_weights(basis, x, loss=args.loss, steps=args.steps)
+    options = {} if args.steps is None else {"steps": args.steps}
+    result = fit_weights(basis, x, loss=args.loss, **options)
     seconds = time.perf_counter() - start
     gmm = result.gmm
-    import numpy as np
 
     mean_loglik = float(np.mean(np.asarray(gmm.log_prob(x))))
     summary = {
@@ -170,7 +172,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "seconds": seconds,
     }
     if x.shape[1] == 1:
-        summary["dil_empirical"] = float(gj.empirical_density_information_loss(gmm, x[:, 0]))
+        window = float(np.sqrt(np.asarray(basis.covs).ravel()[0])) / 4.0  # d = sigma / 4
+        dil = gj.empirical_density_information_loss(gmm, x[:, 0], window)
+        summary["dil_empirical"] = float(dil)
     save_gmm(gmm, args.out)
     for key, value in summary.items():
         shown = f"{value:.6g}" if isinstance(value, float) else value
@@ -241,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--components", type=int, required=True, help="grid points per axis")
     fit.add_argument("--t", type=float, default=2.0, help="basis width sigma = t * r")
     fit.add_argument("--loss", choices=("nll", "binned", "l2"), default="nll")
-    fit.add_argument("--steps", type=int, default=500, help="optimiser steps")
+    fit.add_argument("--steps", type=int, default=None, help="optimiser steps (default: library's)")
     fit.add_argument("--out", required=True, help="where to write the fitted GMM (.json/.npz)")
     fit.add_argument("--plot", default=None, help="also write a PNG plot of the fit")
     fit.set_defaults(func=_cmd_fit)
