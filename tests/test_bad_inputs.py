@@ -1,0 +1,429 @@
+"""The bad-input catalogue: one case per bad input, each error naming the argument.
+
+Every row is (what is wrong, the call, the exception type, a pattern the message must match).
+The same table, with the messages, is in ``docs/bad_inputs.md``. Inside ``jit`` the value checks
+cannot run; ``test_checkify.py`` covers the checked mode that reports them there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gmmjax as gj
+
+W = np.array([0.5, 0.5])
+M = np.array([[0.0, 0.0], [1.0, 1.0]])
+C = np.stack([np.eye(2), 2.0 * np.eye(2)])
+P = gj.GMM(W, M, C)
+Q = gj.GMM(np.array([1.0]), np.array([[0.5, 0.0]]), np.array([[1.0, 1.0]]))
+R3 = gj.GMM(np.array([1.0]), np.zeros((1, 3)), np.ones((1, 3)))
+G = gj.Gaussian(np.zeros(2), np.eye(2))
+G3 = gj.Gaussian(np.zeros(3), np.ones(3))
+
+
+def covs_with(entry: Any) -> np.ndarray:
+    c = C.copy()
+    c[1] = entry
+    return c
+
+
+# (id, call, exception, message pattern)
+CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    # --- GMM construction
+    (
+        "covs not symmetric",
+        lambda: gj.GMM(W, M, covs_with([[1.0, 0.5], [0.0, 1.0]])),
+        ValueError,
+        r"covs\[\(1,\)\] is not symmetric",
+    ),
+    (
+        "covs not PSD",
+        lambda: gj.GMM(W, M, covs_with([[1.0, 2.0], [2.0, 1.0]])),
+        ValueError,
+        r"covs\[\(1,\)\] is not positive semi-definite",
+    ),
+    (
+        "covs NaN",
+        lambda: gj.GMM(W, M, covs_with([[np.nan, 0.0], [0.0, 1.0]])),
+        ValueError,
+        r"covs must be finite.*nan",
+    ),
+    (
+        "covs inf",
+        lambda: gj.GMM(W, M, covs_with([[np.inf, 0.0], [0.0, 1.0]])),
+        ValueError,
+        r"covs must be finite.*inf",
+    ),
+    (
+        "diagonal covs negative",
+        lambda: gj.GMM(W, M, np.array([[1.0, 1.0], [1.0, -1.0]])),
+        ValueError,
+        r"diagonal covs \(variances\) must be >= 0",
+    ),
+    (
+        "means NaN",
+        lambda: gj.GMM(W, np.array([[0.0, np.nan], [1.0, 1.0]]), C),
+        ValueError,
+        r"means must be finite",
+    ),
+    (
+        "means inf",
+        lambda: gj.GMM(W, np.array([[0.0, -np.inf], [1.0, 1.0]]), C),
+        ValueError,
+        r"means must be finite",
+    ),
+    (
+        "weights negative",
+        lambda: gj.GMM(np.array([1.5, -0.5]), M, C),
+        ValueError,
+        r"weights must be >= 0",
+    ),
+    (
+        "weights NaN",
+        lambda: gj.GMM(np.array([np.nan, 0.5]), M, C),
+        ValueError,
+        r"weights must be finite",
+    ),
+    (
+        "weights not summing to 1",
+        lambda: gj.GMM(np.array([0.5, 0.6]), M, C),
+        ValueError,
+        r"weights must sum to 1.*normalize=True",
+    ),
+    (
+        "normalize with zero sum",
+        lambda: gj.GMM(np.zeros(2), M, C, normalize=True),
+        ValueError,
+        r"normalize=True needs weights >= 0 with a positive sum",
+    ),
+    (
+        "means of rank 1",
+        lambda: gj.GMM(np.array([1.0]), np.zeros(2), np.ones(2)),
+        ValueError,
+        r"means must have shape \(\.\.\., K, d\)",
+    ),
+    (
+        "weights of wrong shape",
+        lambda: gj.GMM(np.ones(3) / 3, M, C),
+        ValueError,
+        r"weights must have shape \(2,\)",
+    ),
+    (
+        "covs of wrong rank",
+        lambda: gj.GMM(W, M, np.ones((2, 2, 2, 2))),
+        ValueError,
+        r"covs must have shape \(2, 2, 2\) \(full\) or \(2, 2\) \(diagonal\)",
+    ),
+    (
+        "covs of wrong size",
+        lambda: gj.GMM(W, M, np.ones((3, 2))),
+        ValueError,
+        r"covs must have shape",
+    ),
+    (
+        "empty mixture",
+        lambda: gj.GMM(np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2))),
+        ValueError,
+        r"at least one component",
+    ),
+    (
+        "zero-dimensional space",
+        lambda: gj.GMM(np.ones(1), np.zeros((1, 0)), np.zeros((1, 0))),
+        ValueError,
+        r"d >= 1",
+    ),
+    ("non-numeric weights", lambda: gj.GMM(["a", "b"], M, C), TypeError, r""),
+    (
+        "univariate with NaN variance",
+        lambda: gj.GMM.univariate([1.0], [0.0], [np.nan]),
+        ValueError,
+        r"covs must be finite",
+    ),
+    # --- Gaussian construction
+    (
+        "Gaussian cov not symmetric",
+        lambda: gj.Gaussian(np.zeros(2), np.array([[1.0, 2.0], [0.0, 1.0]])),
+        ValueError,
+        r"cov is not symmetric",
+    ),
+    (
+        "Gaussian cov not PSD",
+        lambda: gj.Gaussian(np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]])),
+        ValueError,
+        r"cov is not positive semi-definite",
+    ),
+    (
+        "Gaussian mean NaN",
+        lambda: gj.Gaussian(np.array([np.nan, 0.0]), np.eye(2)),
+        ValueError,
+        r"mean must be finite",
+    ),
+    (
+        "Gaussian cov wrong shape",
+        lambda: gj.Gaussian(np.zeros(2), np.eye(3)),
+        ValueError,
+        r"cov must have shape \(2, 2\) \(full\) or \(2,\) \(diagonal\)",
+    ),
+    (
+        "Gaussian scalar mean",
+        lambda: gj.Gaussian(np.float64(0.0), np.float64(1.0)),
+        ValueError,
+        r"mean must have shape \(\.\.\., d\)",
+    ),
+    # --- stack
+    ("stack of nothing", lambda: gj.stack([]), ValueError, r"stack needs at least one GMM"),
+    ("stack of a non-GMM", lambda: gj.stack([P, "x"]), TypeError, r"item 1 is str"),
+    (
+        "stack of different dims",
+        lambda: gj.stack([P, R3]),
+        ValueError,
+        r"different dimensions \[2, 3\]",
+    ),
+    (
+        "stack with too few components",
+        lambda: gj.stack([P], n_components=1),
+        ValueError,
+        r"n_components=1 is smaller",
+    ),
+    (
+        "stack of batched GMMs",
+        lambda: gj.stack([gj.stack([P])]),
+        ValueError,
+        r"item 0 has batch_shape",
+    ),
+    # --- densities and sampling
+    (
+        "log_prob with wrong x dim",
+        lambda: P.log_prob(np.zeros(3)),
+        ValueError,
+        r"x must have shape \(\.\.\., 2\)",
+    ),
+    (
+        "sample from a batch",
+        lambda: gj.stack([P, P]).sample(jax.random.key(0), 3),
+        ValueError,
+        r"sample needs a single GMM",
+    ),
+    (
+        "to_sklearn of a batch",
+        lambda: gj.stack([P, P]).to_sklearn(),
+        ValueError,
+        r"to_sklearn needs a single GMM",
+    ),
+    # --- distances
+    (
+        "dimension mismatch p/q (L2)",
+        lambda: gj.l2_distance(P, R3),
+        ValueError,
+        r"dimension mismatch: p has dim 2 but q has dim 3",
+    ),
+    (
+        "dimension mismatch p/q (CS)",
+        lambda: gj.cauchy_schwarz_divergence(P, R3),
+        ValueError,
+        r"dimension mismatch: p has dim 2",
+    ),
+    (
+        "dimension mismatch p/q (overlap)",
+        lambda: gj.log_gaussian_overlap(P, R3),
+        ValueError,
+        r"dimension mismatch",
+    ),
+    (
+        "dimension mismatch p/q (KL)",
+        lambda: gj.kl_divergence(P, R3),
+        ValueError,
+        r"dimension mismatch",
+    ),
+    (
+        "dimension mismatch g0/g1",
+        lambda: gj.kl_gaussian(G, G3),
+        ValueError,
+        r"g0 has dim 2 but g1 has dim 3",
+    ),
+    (
+        "batch shapes that do not broadcast",
+        lambda: gj.l2_distance(gj.stack([P, P]), gj.stack([P, P, P])),
+        ValueError,
+        r"batch shapes \(2,\) and \(3,\) do not broadcast",
+    ),
+    (
+        "a Gaussian where a GMM is expected",
+        lambda: gj.l2_distance(G, P),
+        TypeError,
+        r"p must be a GMM",
+    ),
+    (
+        "an array where a GMM is expected",
+        lambda: gj.cauchy_schwarz_divergence(P, M),
+        TypeError,
+        r"q must be a GMM",
+    ),
+    (
+        "a GMM where a Gaussian is expected",
+        lambda: gj.kl_gaussian(G, P),
+        TypeError,
+        r"g1 must be a Gaussian",
+    ),
+    ("entropy of a GMM", lambda: gj.gaussian_entropy(P), TypeError, r"g must be a Gaussian"),
+    (
+        "unknown KL method",
+        lambda: gj.kl_divergence(P, Q, method="exact"),
+        ValueError,
+        r"unknown method 'exact'; expected one of",
+    ),
+    (
+        "KL method not a string",
+        lambda: gj.kl_divergence(P, Q, method=3),
+        TypeError,
+        r"method must be a string",
+    ),
+    (
+        "Monte Carlo KL without key",
+        lambda: gj.kl_divergence(P, Q, method="mc"),
+        ValueError,
+        r'method="mc"\) needs a PRNG key',
+    ),
+    (
+        "validate a non-distribution",
+        lambda: gj.validate(M),
+        TypeError,
+        r"validate expects a GMM or a Gaussian",
+    ),
+]
+
+# --- transport, barycenter and learner (issues 3-5): the same rules for their arguments.
+TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("geodesic t > 1", lambda: gj.geodesic(P, Q, 1.5), ValueError, r"t must lie in \[0, 1\]"),
+    ("geodesic t < 0", lambda: gj.geodesic(P, Q, -0.1), ValueError, r"t must lie in \[0, 1\]"),
+    (
+        "geodesic t NaN",
+        lambda: gj.geodesic(P, Q, float("nan")),
+        ValueError,
+        r"t must lie in \[0, 1\]",
+    ),
+    (
+        "interpolate t > 1",
+        lambda: gj.gaussian_interpolate(G, G, 2.0),
+        ValueError,
+        r"t must lie in \[0, 1\]",
+    ),
+    (
+        "epsilon = 0",
+        lambda: gj.mw2_distance(P, Q, solver="sinkhorn", epsilon=0.0),
+        ValueError,
+        r"epsilon must be > 0",
+    ),
+    (
+        "epsilon < 0",
+        lambda: gj.mw2_distance(P, Q, solver="sinkhorn", epsilon=-1.0),
+        ValueError,
+        r"epsilon must be > 0",
+    ),
+    (
+        "unknown solver",
+        lambda: gj.mw2_distance(P, Q, solver="simplex"),
+        ValueError,
+        r"unknown solver 'simplex'",
+    ),
+    (
+        "unknown pairwise metric",
+        lambda: gj.pairwise_distances(gj.stack([P]), metric="hellinger"),
+        ValueError,
+        r"metric",
+    ),
+    (
+        "negative barycenter weights",
+        lambda: gj.mw2_barycenter([P, Q], np.array([1.5, -0.5])),
+        ValueError,
+        r"weights",
+    ),
+    (
+        "barycenter weights of wrong length",
+        lambda: gj.mw2_barycenter([P, Q], np.ones(3) / 3),
+        ValueError,
+        r"weights must have shape \(2,\)",
+    ),
+    ("dimension mismatch (W2)", lambda: gj.mw2_distance(P, R3), ValueError, r"dimension mismatch"),
+    (
+        "learner data with NaN",
+        lambda: gj.fit_weights(
+            gj.grid_basis(np.linspace(0, 1, 20), 5), np.array([0.0, np.nan, 1.0]), steps=2
+        ),
+        ValueError,
+        r"x must be finite",
+    ),
+    ("grid basis on constant data", lambda: gj.grid_basis(np.ones(10), 5), ValueError, r"x"),
+    (
+        "grid basis on NaN data",
+        lambda: gj.grid_basis(np.array([0.0, np.nan, 1.0]), 5),
+        ValueError,
+        r"x must be finite",
+    ),
+]
+
+
+def _run(call: Callable[[], Any], exc: type[Exception], pattern: str) -> None:
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+@pytest.mark.parametrize(("what", "call", "exc", "pattern"), CASES, ids=[c[0] for c in CASES])
+def test_foundation_bad_input(what, call, exc, pattern):
+    _run(call, exc, pattern)
+
+
+@pytest.mark.parametrize(
+    ("what", "call", "exc", "pattern"), TRANSPORT_CASES, ids=[c[0] for c in TRANSPORT_CASES]
+)
+def test_transport_and_learner_bad_input(what, call, exc, pattern):
+    _run(call, exc, pattern)
+
+
+def test_messages_name_the_offending_value():
+    """Values, not only names: the sum, the eigenvalue, the index."""
+    with pytest.raises(ValueError, match=r"got a sum of 1\.1"):
+        gj.GMM(np.array([0.5, 0.6]), M, C)
+    with pytest.raises(ValueError, match=r"smallest eigenvalue -1"):
+        gj.GMM(W, M, covs_with([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"means\[\(0, 1\)\] = nan"):
+        gj.GMM(W, np.array([[0.0, np.nan], [1.0, 1.0]]), C)
+
+
+def test_weight_tolerance_is_dtype_aware():
+    """float32 weights off by a few ulps are accepted; an error of 1e-3 never is."""
+    w32 = np.array([0.1] * 10, np.float32)  # sums to 1 + 1e-7 in float32
+    gj.GMM(w32, np.zeros((10, 1), np.float32), np.ones((10, 1), np.float32))
+    with pytest.raises(ValueError, match="weights must sum to 1"):
+        gj.GMM(np.array([0.5, 0.501]), M, C)
+
+
+def test_shapes_are_checked_under_jit_values_are_not():
+    """Documented behaviour: inside jit only shapes raise; bad values propagate as NaN."""
+
+    @jax.jit
+    def build(w, m, c):
+        return gj.l2_distance(gj.GMM(w, m, c), gj.GMM(w, m, c))
+
+    with pytest.raises(ValueError, match="weights must have shape"):
+        build(jnp.ones(3) / 3, jnp.asarray(M), jnp.asarray(C))
+    bad = jnp.asarray(covs_with([[1.0, 2.0], [2.0, 1.0]]))
+    out = jax.jit(
+        lambda c: gj.cauchy_schwarz_divergence(P, gj.GMM(jnp.asarray(W), jnp.asarray(M), c))
+    )(bad)
+    assert not np.isfinite(float(out))  # no exception: NaN, as the docstrings say
+
+
+def test_sanity_valid_inputs_pass():
+    """Guard against a catalogue whose calls would fail for any input."""
+    assert P.n_components == 2 and Q.dim == 2 and R3.dim == 3 and G3.dim == 3
+    assert np.isfinite(float(gj.l2_distance(P, Q)))
+    assert np.isfinite(float(gj.kl_divergence(P, Q, method="mc", key=jax.random.key(0))))
+    assert np.isfinite(float(gj.mw2_distance(P, Q)))
+    assert gj.geodesic(P, Q, 0.5).dim == 2
