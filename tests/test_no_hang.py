@@ -1,0 +1,145 @@
+"""No hangs: vmapped distances in fresh processes that set no XLA flags themselves.
+
+jaxlib 0.10.x's concurrency-optimised CPU scheduler can deadlock on jitted programs with
+independent batched linear algebra (a vmapped Cauchy–Schwarz divergence over 50 x 50 mixtures
+hung in 3 of 4 runs without the flag). ``import gmmjax`` disables that scheduler before JAX
+starts its backend. Each run here is a fresh interpreter whose environment has *no*
+``XLA_FLAGS``, so only the import can protect it, and each runs under a timeout so that a hang
+fails the test instead of stalling CI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "GMMJAX_KEEP_XLA_FLAGS")}
+    env.update(extra)
+    return env
+
+
+def _run(code: str, timeout: float, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=_clean_env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+VMAPPED_DISTANCES = """
+import os
+import numpy as np
+import jax, jax.numpy as jnp
+import gmmjax as gj
+
+assert "concurrency_optimized_scheduler=false" in os.environ["XLA_FLAGS"], os.environ["XLA_FLAGS"]
+rng = np.random.default_rng({seed})
+B, K, d = 50, 50, 2
+
+
+def batch():
+    w = rng.dirichlet(np.ones(K), size=B)
+    m = rng.standard_normal((B, K, d))
+    a = rng.standard_normal((B, K, d, d))
+    c = a @ np.swapaxes(a, -1, -2) / d + 0.5 * np.eye(d)
+    return gj.GMM(w, m, c)
+
+
+ps, qs = batch(), batch()
+cs = jax.jit(jax.vmap(gj.cauchy_schwarz_divergence))(ps, qs)
+l2 = jax.jit(jax.vmap(gj.l2_distance))(ps, qs)
+kl = jax.jit(jax.vmap(lambda p, q: gj.kl_divergence(p, q)))(ps, qs)
+assert cs.shape == (B,) and bool(jnp.all(jnp.isfinite(cs))), cs
+assert bool(jnp.all(jnp.isfinite(l2))) and bool(jnp.all(jnp.isfinite(kl)))
+print("ok", float(cs.sum()))
+"""
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("seed", range(4))
+def test_vmapped_distances_finish_in_fresh_processes(seed):
+    """4 fresh processes, each jitting vmapped CS, L2 and KL over 50 pairs of 50-component GMMs."""
+    try:
+        res = _run(VMAPPED_DISTANCES.format(seed=seed), timeout=240)
+    except subprocess.TimeoutExpired:  # pragma: no cover - the failure this test exists for
+        pytest.fail("vmapped distances did not finish within 240 s in a fresh process (hang)")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.startswith("ok")
+
+
+def test_import_adds_the_flag_and_keeps_user_flags():
+    code = """
+    import os
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
+    import gmmjax
+    print(os.environ["XLA_FLAGS"])
+    """
+    res = _run(code, timeout=120)
+    assert res.returncode == 0, res.stderr
+    flags = res.stdout.strip().split()
+    assert "--xla_force_host_platform_device_count=1" in flags
+    assert SCHEDULER_FLAG in flags
+
+
+def test_import_sets_the_flag_from_a_clean_environment():
+    res = _run("import os, gmmjax; print(os.environ.get('XLA_FLAGS', ''))", timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == SCHEDULER_FLAG
+
+
+def test_opt_out_leaves_xla_flags_alone():
+    res = _run(
+        "import os, gmmjax; print(repr(os.environ.get('XLA_FLAGS')))",
+        timeout=120,
+        GMMJAX_KEEP_XLA_FLAGS="1",
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "None"
+
+
+def test_user_setting_of_the_flag_wins():
+    res = _run(
+        "import os, gmmjax; print(os.environ['XLA_FLAGS'])",
+        timeout=120,
+        XLA_FLAGS="--xla_cpu_enable_concurrency_optimized_scheduler=true",
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "--xla_cpu_enable_concurrency_optimized_scheduler=true"
+
+
+def test_import_after_backend_start_warns():
+    code = """
+    import warnings
+    import jax, jax.numpy as jnp
+    jnp.ones(1).block_until_ready()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import gmmjax
+    print(any("could not disable" in str(w.message) for w in caught))
+    """
+    res = _run(code, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "True"
+
+
+def test_every_test_runs_under_a_timeout():
+    """pytest-timeout is configured for the whole suite, so a hang fails fast."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    section = text.split("[tool.pytest.ini_options]", 1)[1].split("\n[", 1)[0]
+    timeout = re.search(r"^timeout\s*=\s*(\d+)", section, re.MULTILINE)
+    assert timeout is not None and 0 < int(timeout.group(1)) <= 600
+    pytest.importorskip("pytest_timeout")
