@@ -209,6 +209,7 @@ def sinkhorn_ot(
     epsilon: float | None = None,
     threshold: float | None = None,
     max_iter: int = 2000,
+    implicit_diff: bool = False,
 ) -> OTResult:
     """Entropic optimal transport through OTT-JAX's Sinkhorn solver (Cuturi 2013).
 
@@ -217,8 +218,11 @@ def sinkhorn_ot(
         - \\varepsilon H(\\pi)
 
     Log-domain iterations of ``ott.solvers.linear.sinkhorn.Sinkhorn`` on a
-    ``ott.geometry.geometry.Geometry`` built from ``cost_matrix``; gradients by OTT's implicit
-    differentiation. ``cost`` is the transport cost of the entropic plan,
+    ``ott.geometry.geometry.Geometry`` built from ``cost_matrix``. Gradients are by
+    differentiation of the unrolled iterations (default), or by OTT's implicit
+    differentiation with ``implicit_diff=True``; the implicit linear system becomes singular
+    when the plan is close to a permutation (e.g. at ``P = Q`` with a small ``epsilon``),
+    where OTT's solver raises, so it is opt-in. ``cost`` is the transport cost of the entropic plan,
     :math:`\\langle C, \\pi_\\varepsilon\\rangle` (an upper bound on the exact cost that
     tends to it as :math:`\\varepsilon\\to 0`).
 
@@ -227,6 +231,7 @@ def sinkhorn_ot(
         epsilon: entropic regularisation; ``None`` uses OTT's default (5% of the mean cost).
         threshold: marginal-error target (default :func:`default_threshold`).
         max_iter: iteration cap; ``converged`` is False when it is reached first.
+        implicit_diff: use OTT's implicit differentiation instead of unrolling.
 
     Example:
         >>> res = sinkhorn_ot(jnp.array([0.5, 0.5]), jnp.array([0.5, 0.5]),
@@ -236,7 +241,7 @@ def sinkhorn_ot(
     """
     from ott.geometry import geometry
     from ott.problems.linear import linear_problem
-    from ott.solvers.linear import sinkhorn
+    from ott.solvers.linear import implicit_differentiation, sinkhorn
 
     c = jnp.asarray(cost_matrix)
     if not jnp.issubdtype(c.dtype, jnp.floating):
@@ -247,7 +252,11 @@ def sinkhorn_ot(
     threshold = default_threshold(c.dtype) if threshold is None else float(threshold)
     geom = geometry.Geometry(cost_matrix=c, epsilon=epsilon)
     problem = linear_problem.LinearProblem(geom, a, b)
-    solver = sinkhorn.Sinkhorn(threshold=threshold, max_iterations=int(max_iter))
+    solver = sinkhorn.Sinkhorn(
+        threshold=threshold,
+        max_iterations=int(max_iter),
+        implicit_diff=implicit_differentiation.ImplicitDiff() if implicit_diff else None,
+    )
     out = solver(problem)
     plan = out.matrix
     cost = jnp.sum(plan * c)
