@@ -148,6 +148,7 @@ def tables_12(reps, tables, log):
                 out, secs = run_cell(table, rep, 200, t, 5000, METHODS_12)
                 for m, (dils, ll) in out.items():
                     res[(table, t, m)].append((*dils, ll, secs[m]))
+                    log(f"RAW {json.dumps([table, rep, t, m, *dils, ll, secs[m]])}")
             log(f"table {table} rep {rep + 1}/{reps} done")
     return res
 
@@ -160,7 +161,9 @@ def table_3(reps, sizes, ns, log):
                 out, secs = run_cell(3, rep, n, 3.0, size, ["alg1", "alg2", "hist", "nll"])
                 for m, (dils, ll) in out.items():
                     res[(size, n, m)].append((*dils, ll, secs[m]))
-            log(f"table 3 size {size} n {n} done")
+                    log(f"RAW {json.dumps([3, rep, size, n, m, *dils, ll, secs[m]])}")
+            means = {m: float(np.mean(np.asarray(res[(size, n, m)])[:, 0])) for m in out}
+            log(f"table 3 size {size} n {n} mean DIL {json.dumps(means)}")
     return res
 
 
@@ -168,12 +171,11 @@ def _fmt(v, digits=4):
     return "−∞" if v == -np.inf else f"{v:.{digits}f}"
 
 
-def markdown_12(res, reps):
+def markdown_12(res, reps, tables):
     lines = []
-    for table, title in (
-        (1, "8 Gaussian components"),
-        (2, "8 normal / Student t / uniform components"),
-    ):
+    titles = {1: "8 Gaussian components", 2: "8 normal / Student t / uniform components"}
+    for table in tables:
+        title = titles[table]
         lines += [
             f"#### Table {table}: {title}; N = 5,000, n = 200, mean of {reps} repetitions",
             "",
