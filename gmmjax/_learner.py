@@ -241,7 +241,7 @@ def _log_line(step: Any, loss: Any, held_out: Any) -> None:
 
 @functools.partial(
     jax.jit,
-    static_argnames=("loss", "optimizer", "steps", "batch_size", "log_every"),
+    static_argnames=("loss", "optimizer", "steps", "batch_size", "log_every", "criterion"),
 )
 def _train(
     basis: GMM,
@@ -258,8 +258,10 @@ def _train(
     steps: int,
     batch_size: int | None,
     log_every: int | None,
+    criterion: str = "loss",
 ) -> tuple:
-    self_overlap = jnp.exp(log_gaussian_overlap(basis, basis)) if loss == "l2" else None
+    need_gram = loss == "l2" or criterion == "l2"
+    self_overlap = jnp.exp(log_gaussian_overlap(basis, basis)) if need_gram else None
     problem = _Problem(loss, basis, window, bandwidth, self_overlap)
     start = _smoothed_starts(basis, train, widths) if starts is None else starts
     train_extra = _extras(problem, train, train)
@@ -267,6 +269,12 @@ def _train(
     n_levels = start.shape[0]
     if has_valid:
         v_rows, v_extra = problem.reduced(*problem.rows(valid, _extras(problem, valid, valid)))
+        judge = problem
+        j_rows, j_extra = v_rows, v_extra
+        if criterion == "l2" and loss != "l2":
+            zero = jnp.zeros_like(bandwidth)
+            judge = _Problem("l2", basis, window, zero, self_overlap)
+            j_rows, j_extra = judge.reduced(*judge.rows(valid, _extras(judge, valid, valid)))
     if batch_size is None:
         t_rows, t_extra = problem.reduced(*problem.rows(train, train_extra))
 
@@ -279,7 +287,7 @@ def _train(
     def held_out(logits: jax.Array) -> jax.Array:
         if not has_valid:
             return jnp.full((n_levels,), jnp.nan, train.dtype)
-        return problem.value(logits, v_rows, v_extra)
+        return judge.value(logits, j_rows, j_extra)
 
     def objective(logits: jax.Array, rows: jax.Array, extra: jax.Array) -> tuple:
         data = problem.value(logits, rows, extra)
@@ -319,7 +327,11 @@ def _train(
         best_val = jnp.where(take_final, final_val, best_val)
         best_step = jnp.where(take_final, steps, best_step)
         level = jnp.argmin(best_val)
-        stack_w = _stacking_weights(problem, best, v_rows, v_extra) if loss == "nll" else None
+        stack_w = (
+            _stacking_weights(problem, best, v_rows, v_extra)
+            if loss == "nll" and criterion == "loss"
+            else None
+        )
     else:
         best, best_step = logits, jnp.full((n_levels,), steps, jnp.int32)
         level = jnp.argmin(history[-1])
@@ -394,6 +406,7 @@ def fit_weights(
     window: float | None = None,
     bandwidth: float | None = None,
     combine: str = "stack",
+    criterion: str = "loss",
     log_every: int | None = None,
 ) -> FitResult:
     """Learn the weights of a fixed basis from data: optax on softmax logits in one ``lax.scan``.
@@ -443,6 +456,12 @@ def fit_weights(
             combination of the best fit of every smoothing width whose coefficients maximise
             the held-out likelihood (EM on ``L`` coefficients); ``"select"``: the single fit
             with the lowest held-out loss. Other losses always select.
+        criterion: what the held-out points judge: ``"loss"`` (default, the training loss)
+            or ``"l2"``, the unbiased estimate
+            :math:`\\int g^2 - \\frac2M\\sum_{j} g(x^{val}_j)` of
+            :math:`\\|g - f\\|_2^2 - \\|f\\|_2^2` (least-squares cross-validation, through
+            the overlaps of seed 000), which weights errors by mass rather than by log-density
+            and so tolerates smoother fits; selects without stacking.
         log_every: print the step, the training and the held-out loss (the best over the
             smoothing widths) every this many steps; off by default.
 
@@ -465,6 +484,7 @@ def fit_weights(
     """
     check_choice("loss", loss, LOSSES)
     check_choice("combine", combine, ("stack", "select"))
+    check_choice("criterion", criterion, ("loss", "l2"))
     pts = as_points(x)
     _check_basis(basis, pts, loss)
     pts = pts.astype(basis.dtype)
@@ -513,6 +533,7 @@ def fit_weights(
         steps=int(steps),
         batch_size=None if batch_size is None else int(batch_size),
         log_every=log_every,
+        criterion=criterion,
     )
     level = int(level)
     if combine == "stack" and stack_w is not None and len(widths) > 1:

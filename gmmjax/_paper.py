@@ -39,6 +39,7 @@ def nearest_cell(x: jax.Array, lo: jax.Array, r: jax.Array, n: int) -> jax.Array
     Computed from the rounded position and a check of the two neighbours, so it needs
     :math:`O(N)` memory instead of the :math:`O(Nn)` of a full ``argmin``.
     """
+    x = jnp.asarray(x)
     guess = jnp.clip(jnp.floor((x - lo) / r + 0.5).astype(jnp.int32), 0, n - 1)
     cand = jnp.clip(guess[:, None] + jnp.array([-1, 0, 1]), 0, n - 1)  # lowest index first
     dist = jnp.abs(x[:, None] - (lo + cand.astype(x.dtype) * r))

@@ -119,6 +119,20 @@ def test_default_generalises_better_than_the_unregularised_optimum():
     assert np.isfinite(default.validation_loss)
 
 
+def test_l2_criterion_is_the_held_out_least_squares_score(rng):
+    """validation_loss = int g^2 - 2 mean g(x_val) on the held-out split (rebuilt here)."""
+    x = rng.standard_t(5, size=600)
+    basis = grid_basis(x, 60, 1.0)
+    key = jax.random.key(4)
+    fit = fit_weights(basis, x, criterion="l2", steps=100, key=key, combine="select")
+    split_key, _ = jax.random.split(key)
+    valid = x[np.asarray(jax.random.permutation(split_key, 600))[:60]]
+    g = fit.gmm
+    score = float(inner_product(g, g)) - 2 * float(jnp.mean(g.prob(jnp.asarray(valid)[:, None])))
+    assert fit.validation_loss == pytest.approx(score, rel=tol(1e-8, 1e-4), abs=tol(1e-10, 1e-5))
+    assert fit.validation_loss <= float(np.nanmin(np.asarray(fit.validation_history))) + 1e-6
+
+
 def test_history_minibatch_and_custom_optimizer(rng):
     x = rng.normal(size=3000)
     basis = grid_basis(x, 30, 2.0)
@@ -159,6 +173,7 @@ def test_bad_inputs_raise(rng):
         ({"window": 0.0}, "window must be > 0"),
         ({"bandwidth": -1.0}, "bandwidth"),
         ({"combine": "mean"}, "combine"),
+        ({"criterion": "kl"}, "criterion"),
     ]
     for kwargs, match in cases:
         with pytest.raises(ValueError, match=match):
