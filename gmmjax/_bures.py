@@ -172,7 +172,7 @@ def _bures_matrix_single(p: GMM, q: GMM) -> jax.Array:
         return mean_part + cov_part
     fp = _full_factor(p.covs, p.is_diagonal)  # (Kp, d, d)
     fq = _full_factor(q.covs, q.is_diagonal)  # (Kq, d, d)
-    cross = nuclear_norm(jnp.einsum("iab,jbc->ijac", fp, fq))
+    cross = nuclear_norm(fp[:, None] @ fq[None, :])
     tp = _trace(p.covs, p.is_diagonal)
     tq = _trace(q.covs, q.is_diagonal)
     return jnp.maximum(mean_part + tp[:, None] + tq[None, :] - 2.0 * cross, 0.0)
@@ -445,9 +445,8 @@ def gaussian_barycenter(
 
     Iteration stops when the relative eq. 16 residual is at most ``tol`` or after
     ``max_iter`` steps; ``return_info=True`` reports which. Gradients use the implicit
-    function theorem at the fixed point (``lax.custom_root``), not the unrolled loop. Two
-    or more diagonal inputs give a diagonal barycenter only if given as full matrices;
-    diagonal covariances are embedded.
+    function theorem at the fixed point (``lax.custom_root``), not the unrolled loop.
+    Diagonal covariances are embedded as full matrices; the result is full.
 
     Args:
         gaussians: a Gaussian with one batch axis of length ``L`` (the inputs).
