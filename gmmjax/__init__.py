@@ -13,6 +13,7 @@ _guard()
 
 # ruff: noqa: E402
 from gmmjax._barycenter import mw2_barycenter
+from gmmjax._batch import PAIRWISE_METRICS, paired_distances, pairwise_distances
 from gmmjax._bures import (
     bures_cost_matrix,
     gaussian_barycenter,
@@ -44,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GMM",
     "KL_METHODS",
+    "PAIRWISE_METRICS",
     "FitResult",
     "Gaussian",
     "bures_cost_matrix",
@@ -70,6 +72,8 @@ __all__ = [
     "mw2_barycenter",
     "mw2_distance",
     "mw2_plan",
+    "paired_distances",
+    "pairwise_distances",
     "paper_algorithm1",
     "paper_algorithm2",
     "stack",
