@@ -117,15 +117,26 @@ def _sqrtm_psd_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any
 
 @jax.custom_jvp
 def nuclear_norm(m: jax.Array) -> jax.Array:
-    """Sum of singular values of ``(..., d, d)`` matrices; JVP :math:`\\langle UV^T, dM\\rangle`."""
+    """Sum of singular values of ``(..., d, d)`` matrices; JVP :math:`\\langle UV^T, dM\\rangle`.
+
+    ``d = 1`` and ``d = 2`` use closed forms (no LAPACK call):
+    :math:`s_1 + s_2 = \\sqrt{\\|M\\|_F^2 + 2|\\det M|}`, a sum of non-negative terms, so it
+    is as accurate as the SVD.
+    """
+    d = m.shape[-1]
+    if d == 1:
+        return jnp.abs(m[..., 0, 0])
+    if d == 2:
+        det = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
+        return jnp.sqrt(jnp.sum(m**2, axis=(-2, -1)) + 2.0 * jnp.abs(det))
     return jnp.sum(jnp.linalg.svd(m, compute_uv=False), axis=-1)
 
 
 @nuclear_norm.defjvp
 def _nuclear_norm_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     (m,), (dm,) = primals, tangents
-    u, s, vt = jnp.linalg.svd(m, full_matrices=False)
-    return jnp.sum(s, axis=-1), jnp.sum((u @ vt) * dm, axis=(-2, -1))
+    u, _, vt = jnp.linalg.svd(m, full_matrices=False)
+    return nuclear_norm(m), jnp.sum((u @ vt) * dm, axis=(-2, -1))
 
 
 @jax.custom_jvp
