@@ -234,3 +234,25 @@ def test_kl_ot_bound(rng):
     g0, g1 = p.component(0), q.component(1)
     single = gj.kl_divergence(g0.as_gmm(), g1.as_gmm(), method="ot_bound")
     assert float(single) == pytest.approx(float(gj.kl_gaussian(g0, g1)), rel=tol(1e-12, 1e-5))
+
+
+def test_kl_ot_bound_batched(rng):
+    ps = gj.stack([gj.GMM(*random_gmm_arrays(rng, 2, 2)) for _ in range(2)])
+    q = gj.GMM(*random_gmm_arrays(rng, 3, 2))
+    both = jax.jit(lambda a, b: gj.kl_divergence(a, b, method="ot_bound"))(ps, q)
+    assert both.shape == (2,)
+    single = gj.kl_divergence(ps[1], q, method="ot_bound")
+    assert float(both[1]) == pytest.approx(float(single), rel=tol(1e-12, 1e-5))
+
+
+@pytest.mark.skipif(X64, reason="the demo runs once, in the default precision")
+def test_demo_writes_figures_and_rows(tmp_path):
+    from gmmjax._demo_transport import run
+
+    rows = run(tmp_path)
+    assert all(isinstance(r[0], str) and isinstance(r[1], str) for r in rows)
+    assert all(isinstance(r[2], float) and r[2] >= 0 for r in rows)
+    for name in ("fig1_d_vs_w2.png", "geodesic_1d.png", "geodesic_2d.png", "barycenters.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    fig1 = dict((r[0], r[1]) for r in rows)
+    assert float(fig1["Fig. 1: max |d - Delta| over Delta in [0, 3]"]) < 1e-4
