@@ -135,8 +135,10 @@ def gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
 
     .. math:: C_{ij} = \\int p_i q_j = \\mathcal N(\\mu_i\\mid\\eta_j,\\Sigma_i+\\Lambda_j)
 
-    The exponential of :func:`log_gaussian_overlap` (seed 000); it under- or overflows in high
-    dimension where the log version does not.
+    The exponential of :func:`log_gaussian_overlap` (seed 000). In high dimension the entries
+    leave the floating-point range (they scale like :math:`(2\\pi\\sigma^2)^{-d/2}`: at
+    ``d = 128`` they underflow float32 for unit variances and overflow it for variances 1e-3);
+    use :func:`log_gaussian_overlap` there.
     """
     return jnp.exp(log_gaussian_overlap(p, q))
 
@@ -155,6 +157,10 @@ def inner_product(p: GMM, q: GMM) -> jax.Array:
     """Inner product of mixture densities (seed 000).
 
     .. math:: \\langle p, q\\rangle = \\int p(x) q(x)\\,dx = \\sum_{ij}\\alpha_i\\beta_j C_{ij}
+
+    Like :func:`gaussian_overlap` it can underflow or overflow in high dimension (outside the
+    floating-point range for float32 at ``d = 128``); :func:`log_inner_product` and
+    :func:`cauchy_schwarz_divergence` stay finite there.
     """
     return jnp.exp(log_inner_product(p, q))
 
@@ -201,8 +207,11 @@ def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
     The three sums are log-sum-exps, combined after factoring out the largest. The result is
     clamped at 0 (values below the round-off of the terms become exactly 0), so ``P = Q`` gives
     0 with a zero gradient. In high dimension the *value* itself can fall outside the
-    floating-point range (for ``d = 128`` and unit covariances it is about ``1e-60``, below
-    float32); use :func:`log_l2_distance_squared` or :func:`cauchy_schwarz_divergence` there.
+    floating-point range: it scales like :math:`(4\\pi\\sigma^2)^{-d/2}`, so at ``d = 128`` it
+    is about ``1e-80`` for unit covariances (it underflows float32 to 0, and its gradient with
+    it) and about ``1e+100`` for variances ``1e-3`` (it overflows). The computation itself
+    never produces NaN. Use :func:`log_l2_distance_squared` (finite, accurate to ~1e-4 relative
+    in float32 up to ``d = 128``) or the scale-free :func:`cauchy_schwarz_divergence` there.
 
     Example:
         >>> p = GMM.univariate([1.0], [0.0], [1.0])
@@ -240,7 +249,8 @@ def _sqrt_zero_subgradient_jvp(primals: tuple, tangents: tuple) -> tuple:
 def l2_distance(p: GMM, q: GMM) -> jax.Array:
     """L2 distance :math:`L_2(P,Q) = \\{\\int (p - q)^2\\}^{1/2}` (seed 000, eq. 1).
 
-    The square root of :func:`l2_distance_squared`. At ``P = Q`` the distance is not
+    The square root of :func:`l2_distance_squared`, with the same floating-point range (see
+    there; :func:`log_l2_distance_squared` is ``2 log L2``). At ``P = Q`` the distance is not
     differentiable (it behaves like ``|x|``); the gradient returned there is the zero
     subgradient, never NaN or inf.
 
