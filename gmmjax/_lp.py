@@ -127,8 +127,9 @@ def _exact_core(a: jax.Array, b: jax.Array, c: jax.Array, max_iter: int) -> tupl
     return _exact_callback(a, b, c, max_iter)
 
 
-def _exact_fwd(a: jax.Array, b: jax.Array, c: jax.Array, max_iter: int) -> tuple:
-    out = _exact_callback(a, b, c, max_iter)
+def _exact_fwd(a: Any, b: Any, c: Any, max_iter: int) -> tuple:
+    # symbolic_zeros=True: the primals arrive wrapped, with their value in ``.value``.
+    out = _exact_callback(a.value, b.value, c.value, max_iter)
     _, plan, f, g, _ = out
     return out, (plan, f, g)
 
@@ -136,13 +137,20 @@ def _exact_fwd(a: jax.Array, b: jax.Array, c: jax.Array, max_iter: int) -> tuple
 def _exact_bwd(max_iter: int, res: tuple, cts: tuple) -> tuple:
     plan, f, g = res
     cost_bar, plan_bar = cts[0], cts[1]
-    u, v = _support_potentials(plan, plan_bar)
+    zero = jax.custom_derivatives.SymbolicZero
+    if isinstance(cost_bar, zero):
+        cost_bar = jnp.zeros(plan.shape[:-2], plan.dtype)
     f_c = f - jnp.mean(f, axis=-1, keepdims=True)
     g_c = g - jnp.mean(g, axis=-1, keepdims=True)
-    return cost_bar * f_c + u, cost_bar * g_c + v, cost_bar * plan
+    a_bar = cost_bar[..., None] * f_c
+    b_bar = cost_bar[..., None] * g_c
+    if not isinstance(plan_bar, zero):  # the plan itself is differentiated: support solve
+        u, v = _support_potentials(plan, plan_bar)
+        a_bar, b_bar = a_bar + u, b_bar + v
+    return a_bar, b_bar, cost_bar[..., None, None] * plan
 
 
-_exact_core.defvjp(_exact_fwd, _exact_bwd)
+_exact_core.defvjp(_exact_fwd, _exact_bwd, symbolic_zeros=True)
 
 
 def _check_problem(a: jax.Array, b: jax.Array, c: jax.Array) -> None:
