@@ -95,12 +95,15 @@ ax.set_title("2-D latent codes");
 #
 # For each digit: a 10×10 tensor grid over that class's codes with σ = 1.5 r per axis
 # (`grid_basis`), weights by `fit_weights` (maximum likelihood with held-out early stopping).
+# Every class uses its first 174 codes (the smallest class size), so all ten fits share one
+# compiled loop.
 
 # %%
 start = time.perf_counter()
 class_gmms = {}
+per_class = min(np.bincount(labels))  # same number of points per class: one compiled loop
 for c in range(10):
-    z = latent[labels == c]
+    z = latent[labels == c][:per_class]
     basis = gmmjax.grid_basis(z, 10, 1.5)
     class_gmms[c] = gmmjax.fit_weights(basis, z, steps=150).gmm
 print(f"10 class mixtures of {class_gmms[0].n_components} components in {time.perf_counter() - start:.1f} s")
