@@ -129,6 +129,20 @@ def test_gradient_finite_and_matches_finite_differences():
         assert float(g[i]) == pytest.approx(float(fd), rel=1e-5, abs=1e-8)
 
 
+@needs_x64
+def test_check_grads_in_weights_means_and_variances():
+    from jax.test_util import check_grads
+
+    target = jax.jit(lambda x: jax.scipy.stats.logistic.cdf(x / 0.7))
+
+    def dil(w, mu, var):
+        g = GMM._unchecked(w, mu[:, None], var[:, None])
+        return density_information_loss(g, target, 0.35, centers=jnp.linspace(-2.0, 2.0, 9))
+
+    args = (jnp.array([0.2, 0.5, 0.3]), jnp.array([-1.1, 0.2, 1.3]), jnp.array([0.3, 0.5, 0.2]))
+    check_grads(dil, args, order=1, modes=("rev", "fwd"), eps=1e-6)
+
+
 def test_jit_with_jax_target():
     gmm = GMM.univariate([0.5, 0.5], [-1.0, 1.0], [0.2, 0.2])
     target = stats.norm(0.0, 1.0)
