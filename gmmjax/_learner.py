@@ -241,7 +241,7 @@ def _log_line(step: Any, loss: Any, held_out: Any) -> None:
 
 @functools.partial(
     jax.jit,
-    static_argnames=("loss", "optimizer", "steps", "batch_size", "log_every", "criterion"),
+    static_argnames=("loss", "optimizer", "steps", "batch_size", "log_every", "criterion", "refit"),
 )
 def _train(
     basis: GMM,
@@ -259,6 +259,7 @@ def _train(
     batch_size: int | None,
     log_every: int | None,
     criterion: str = "loss",
+    refit: bool = False,
 ) -> tuple:
     need_gram = loss == "l2" or criterion == "l2"
     self_overlap = jnp.exp(log_gaussian_overlap(basis, basis)) if need_gram else None
@@ -332,11 +333,40 @@ def _train(
             if loss == "nll" and criterion == "loss"
             else None
         )
+        if refit and batch_size is None:
+            best = _refit(
+                problem, optimizer, grad_fn, basis, train, valid, starts, widths, best_step
+            )
     else:
         best, best_step = logits, jnp.full((n_levels,), steps, jnp.int32)
         level = jnp.argmin(history[-1])
         stack_w = None
     return best, history, valid_history, best_step, best_val, level, stack_w
+
+
+def _refit(problem, optimizer, grad_fn, basis, train, valid, starts, widths, stops) -> jax.Array:
+    """Rerun every smoothing level on all points for its selected number of steps."""
+    full = jnp.concatenate([train, valid])
+    rows, extra = problem.reduced(*problem.rows(full, _extras(problem, full, full)))
+    start = _smoothed_starts(basis, full, widths) if starts is None else starts
+    n_levels = start.shape[0]
+
+    def mask(go: jax.Array, new: jax.Array, old: jax.Array) -> jax.Array:
+        if new.ndim >= 1 and new.shape[0] == n_levels:
+            return jnp.where(go.reshape(go.shape + (1,) * (new.ndim - 1)), new, old)
+        return new
+
+    def body(i: jax.Array, carry: tuple) -> tuple:
+        logits, state = carry
+        _, grad = grad_fn(logits, rows, extra)
+        updates, new_state = optimizer.update(grad, state, logits)
+        go = i < stops
+        logits = jnp.where(go[:, None], optax.apply_updates(logits, updates), logits)
+        state = jax.tree_util.tree_map(lambda a, b: mask(go, a, b), new_state, state)
+        return logits, state
+
+    logits, _ = jax.lax.fori_loop(0, jnp.max(stops), body, (start, optimizer.init(start)))
+    return logits
 
 
 def _stacking_weights(
@@ -407,6 +437,7 @@ def fit_weights(
     bandwidth: float | None = None,
     combine: str = "stack",
     criterion: str = "loss",
+    refit: bool = True,
     log_every: int | None = None,
 ) -> FitResult:
     """Learn the weights of a fixed basis from data: optax on softmax logits in one ``lax.scan``.
@@ -534,6 +565,7 @@ def fit_weights(
         batch_size=None if batch_size is None else int(batch_size),
         log_every=log_every,
         criterion=criterion,
+        refit=bool(refit),
     )
     level = int(level)
     if combine == "stack" and stack_w is not None and len(widths) > 1:
