@@ -42,7 +42,9 @@ from gmmjax._smalld import UNROLL_MAX_DIM, cross_log_overlap
 
 __all__ = ["DEFAULT_BLOCK_SIZE", "PAIRWISE_METRICS", "paired_distances", "pairwise_distances"]
 
-#: Default number of component pairs evaluated at once (one block of the ``lax.map``).
+#: Default number of component pairs evaluated at once (one block of the ``lax.map``) for
+#: ``d <= 8``; above, the default shrinks as ``2**22 / d**2`` so that a block's ``d x d``
+#: matrices stay about the same size in memory.
 DEFAULT_BLOCK_SIZE = 2**16
 
 _OVERLAP_METRICS = ("l2", "l2_squared", "cs")
@@ -79,9 +81,9 @@ def _resolve_metric(metric: Any) -> str | Callable[..., Any]:
     return name
 
 
-def _check_block_size(block_size: Any) -> int:
+def _check_block_size(block_size: Any, d: int) -> int:
     if block_size is None:
-        return DEFAULT_BLOCK_SIZE
+        return DEFAULT_BLOCK_SIZE if d <= 8 else max(256, 2**22 // d**2)
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"block_size must be a positive int; got {block_size!r}")
     return block_size
@@ -339,7 +341,7 @@ def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs):
     _check_collection("qs", qs)
     check_same_dim(ps, qs, ("ps", "qs"))
     metric = _resolve_metric(metric)
-    block_size = _check_block_size(block_size)
+    block_size = _check_block_size(block_size, ps.dim)
     if not isinstance(unroll_max_dim, int) or unroll_max_dim < 0:
         raise ValueError(f"unroll_max_dim must be an int >= 0; got {unroll_max_dim!r}")
     mesh = _resolve_mesh(sharding)
@@ -418,7 +420,8 @@ def pairwise_distances(
         ps: collection of ``B_p`` mixtures (batch shape ``(B_p,)``).
         qs: collection of ``B_q`` mixtures of the same dimension; ``None`` means ``ps``.
         metric: a name from :data:`PAIRWISE_METRICS` or a callable (see above).
-        block_size: component pairs per block (default :data:`DEFAULT_BLOCK_SIZE`).
+        block_size: component pairs per block (default :data:`DEFAULT_BLOCK_SIZE` for
+            ``d <= 8``, ``2**22 // d**2`` above).
         sharding: ``"auto"``, ``False``, or a ``jax.sharding.Mesh``.
         unroll_max_dim: largest dimension for which the per-pair factorisation of the overlap
             metrics is unrolled across pairs (above it a batched Cholesky is used).
@@ -465,7 +468,8 @@ def paired_distances(
         ps: collection of ``B`` mixtures.
         qs: collection of ``B`` mixtures of the same dimension.
         metric: a name from :data:`PAIRWISE_METRICS` or a callable of two single mixtures.
-        block_size: component pairs per block (default :data:`DEFAULT_BLOCK_SIZE`).
+        block_size: component pairs per block (default :data:`DEFAULT_BLOCK_SIZE` for
+            ``d <= 8``, ``2**22 // d**2`` above).
         sharding: ``"auto"``, ``False``, or a ``jax.sharding.Mesh``.
         unroll_max_dim: see :func:`pairwise_distances`.
         **metric_kwargs: forwarded to the metric.
