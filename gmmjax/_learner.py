@@ -460,10 +460,15 @@ def fit_weights(
     weights: the soft cell counts of the training points (one EM step from the paper's uniform
     start) convolved over the basis means with Gaussians of ``smoothing`` grid spacings. One
     run per width goes on in the same scan (the widths are a leading axis of the logits), and
-    the logits with the lowest held-out loss over all widths and all steps are returned. The
-    default optimiser for ``"nll"`` makes multiplicative (EM-like) steps, which sharpen the
-    smooth start towards the maximum-likelihood weights from coarse to fine detail, so the
-    held-out loss picks the amount of smoothing (early stopping along a smoothing path).
+    for every width the step with the lowest held-out loss is kept. The default optimiser for
+    ``"nll"`` makes multiplicative (EM-like) steps, which sharpen the smooth start towards the
+    maximum-likelihood weights from coarse to fine detail, so the held-out loss picks the
+    amount of smoothing (early stopping along a smoothing path). For the likelihood the kept
+    fits of all widths are then mixed with the convex coefficients that maximise the held-out
+    likelihood (``combine="stack"``, stacked density estimation: smooth fits where the data
+    are smooth, sharp ones near edges); otherwise the single best fit is taken. Finally
+    (``refit=True``) every width is rerun on all the points for its selected number of steps,
+    so the held-out points are not lost to the fit.
 
     Args:
         basis: a single GMM (e.g. :func:`gmmjax.grid_basis`); its weights are ignored.
@@ -493,6 +498,11 @@ def fit_weights(
             :math:`\\|g - f\\|_2^2 - \\|f\\|_2^2` (least-squares cross-validation, through
             the overlaps of seed 000), which weights errors by mass rather than by log-density
             and so tolerates smoother fits; selects without stacking.
+        refit: after the selection, rerun every smoothing level on all the points (training
+            and held out) from the same kind of start for the number of steps chosen on the
+            held-out points, and return those weights (combined as selected). Uses the 10%
+            held out for fitting too; full batch only (ignored with ``batch_size``). The
+            reported held-out losses are those of the selection run.
         log_every: print the step, the training and the held-out loss (the best over the
             smoothing widths) every this many steps; off by default.
 
