@@ -49,7 +49,7 @@ from gmmjax._grid import as_points
 from gmmjax._mixture import GMM
 from gmmjax._overlap import log_gaussian_overlap
 
-__all__ = ["LOSSES", "FitResult", "default_optimizer", "fit_weights"]
+__all__ = ["LOSSES", "FitResult", "default_optimizer", "fit_weights", "scale_by_inverse_weights"]
 
 LOSSES = ("nll", "binned", "l2")
 
