@@ -41,8 +41,15 @@ def _float_dtype(*arrays: Any) -> jnp.dtype:
     return dtype
 
 
-def _as_float(*arrays: Any) -> list[jax.Array]:
-    arrays = [jnp.asarray(a) for a in arrays]
+def _as_float(*arrays: Any, names: Sequence[str] = ()) -> list[jax.Array]:
+    converted = []
+    for i, a in enumerate(arrays):
+        try:
+            converted.append(jnp.asarray(a))
+        except TypeError as err:
+            name = names[i] if i < len(names) else "argument"
+            raise TypeError(f"{name} must be a numeric array; got {a!r:.80}") from err
+    arrays = converted
     dtype = _float_dtype(*arrays)
     return [a.astype(dtype) for a in arrays]
 
@@ -168,7 +175,7 @@ class Gaussian:
     cov: jax.Array
 
     def __init__(self, mean: Any, cov: Any, *, validate: bool = True) -> None:
-        mean, cov = _as_float(mean, cov)
+        mean, cov = _as_float(mean, cov, names=("mean", "cov"))
         if mean.ndim < 1 or mean.shape[-1] < 1:
             raise ValueError(f"mean must have shape (..., d) with d >= 1; got {mean.shape}")
         d = mean.shape[-1]
@@ -276,7 +283,7 @@ class GMM:
         normalize: bool = False,
         validate: bool = True,
     ) -> None:
-        weights, means, covs = _as_float(weights, means, covs)
+        weights, means, covs = _as_float(weights, means, covs, names=("weights", "means", "covs"))
         if means.ndim < 2:
             raise ValueError(f"means must have shape (..., K, d); got {means.shape}")
         k, d = means.shape[-2:]
@@ -325,7 +332,9 @@ class GMM:
             >>> GMM.univariate([0.5, 0.5], [-1.0, 1.0], [0.25, 0.25]).dim
             1
         """
-        weights, means, variances = _as_float(weights, means, variances)
+        weights, means, variances = _as_float(
+            weights, means, variances, names=("weights", "means", "variances")
+        )
         return cls(weights, means[..., None], variances[..., None], **kwargs)
 
     @classmethod

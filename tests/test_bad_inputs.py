@@ -138,7 +138,12 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         ValueError,
         r"d >= 1",
     ),
-    ("non-numeric weights", lambda: gj.GMM(["a", "b"], M, C), TypeError, r""),
+    (
+        "non-numeric weights",
+        lambda: gj.GMM(["a", "b"], M, C),
+        TypeError,
+        r"weights must be a numeric array",
+    ),
     (
         "univariate with NaN variance",
         lambda: gj.GMM.univariate([1.0], [0.0], [np.nan]),
@@ -427,3 +432,11 @@ def test_sanity_valid_inputs_pass():
     assert np.isfinite(float(gj.kl_divergence(P, Q, method="mc", key=jax.random.key(0))))
     assert np.isfinite(float(gj.mw2_distance(P, Q)))
     assert gj.geodesic(P, Q, 0.5).dim == 2
+
+
+def test_every_case_is_in_the_docs_table():
+    from pathlib import Path
+
+    table = (Path(__file__).parents[1] / "docs" / "bad_inputs.md").read_text()
+    for what, *_ in CASES + TRANSPORT_CASES:
+        assert f"| {what} |" in table, what
