@@ -123,6 +123,7 @@ def _log_inner_tile(p: GMM, q: GMM, unroll: int) -> jax.Array:
 def _self_log_inner(g: GMM, block: int, unroll: int) -> jax.Array:
     """``(B,)`` vector of :math:`\\log\\langle g_b, g_b\\rangle`, ``block`` mixtures at a time."""
 
+    @jax.checkpoint
     def one(m: GMM) -> jax.Array:
         single = jax.tree_util.tree_map(lambda x: x[None], m)
         return _log_inner_tile(single, single, unroll)[0, 0]
@@ -151,8 +152,12 @@ def _cross_log_inner(ps: GMM, qs: GMM, block_size: int, unroll: int) -> jax.Arra
     p_tiles = _tiles(_pad_batch(ps, np_ * tp), tp)
     q_tiles = _tiles(_pad_batch(qs, nq * tq), tq)
 
+    # Recomputed in the backward pass instead of storing every tile's intermediates: keeps
+    # the memory of a gradient bounded by the block too, and is faster than reading them back.
+    tile = jax.checkpoint(lambda a, b: _log_inner_tile(a, b, unroll))
+
     def row(p_tile: GMM) -> jax.Array:
-        return jax.lax.map(lambda q_tile: _log_inner_tile(p_tile, q_tile, unroll), q_tiles)
+        return jax.lax.map(lambda q_tile: tile(p_tile, q_tile), q_tiles)
 
     out = jax.lax.map(row, p_tiles)  # (np, nq, tp, tq)
     out = jnp.swapaxes(out, 1, 2).reshape(np_ * tp, nq * tq)
@@ -212,6 +217,7 @@ def _overlap_paired(ps: GMM, qs: GMM, metric: str, block_size: int, unroll: int)
     ps, qs, shift = _rescale(ps, qs)
     block = max(1, block_size // (max(ps.n_components, qs.n_components) ** 2))
 
+    @jax.checkpoint
     def one(pair: tuple[GMM, GMM]) -> jax.Array:
         p, q = (jax.tree_util.tree_map(lambda x: x[None], g) for g in pair)
         logs = [_log_inner_tile(a, b, unroll)[0, 0] + shift for a, b in ((p, p), (q, q), (p, q))]
