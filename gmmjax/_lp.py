@@ -162,6 +162,17 @@ def _check_problem(a: jax.Array, b: jax.Array, c: jax.Array) -> None:
         raise ValueError(f"b must have shape {c.shape[1:]} to match cost_matrix; got {b.shape}")
 
 
+def _as_problem(a: Any, b: Any, cost_matrix: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Marginals and cost as arrays of one floating dtype, with their shapes checked."""
+    c = jnp.asarray(cost_matrix)
+    if not jnp.issubdtype(c.dtype, jnp.floating):
+        c = c.astype(jnp.result_type(float))
+    a = jnp.asarray(a, c.dtype)
+    b = jnp.asarray(b, c.dtype)
+    _check_problem(a, b, c)
+    return a, b, c
+
+
 def exact_ot(a: Any, b: Any, cost_matrix: Any, *, max_iter: int = 100_000) -> OTResult:
     """Exact discrete optimal transport (LP of seed 001, eq. 9) by network simplex.
 
@@ -192,12 +203,7 @@ def exact_ot(a: Any, b: Any, cost_matrix: Any, *, max_iter: int = 100_000) -> OT
         >>> float(res.cost), res.plan.tolist(), bool(res.converged)
         (0.0, [[0.5, 0.0], [0.0, 0.5]], True)
     """
-    c = jnp.asarray(cost_matrix)
-    if not jnp.issubdtype(c.dtype, jnp.floating):
-        c = c.astype(jnp.result_type(float))
-    a = jnp.asarray(a, c.dtype)
-    b = jnp.asarray(b, c.dtype)
-    _check_problem(a, b, c)
+    a, b, c = _as_problem(a, b, cost_matrix)
     cost, plan, f, g, ok = _exact_core(a, b, c, int(max_iter))
     n_iters = jnp.full(ok.shape, -1, jnp.int32)
     return OTResult(cost, plan, f, g, ok, n_iters)
@@ -251,12 +257,7 @@ def sinkhorn_ot(
     from ott.problems.linear import linear_problem
     from ott.solvers.linear import implicit_differentiation, sinkhorn
 
-    c = jnp.asarray(cost_matrix)
-    if not jnp.issubdtype(c.dtype, jnp.floating):
-        c = c.astype(jnp.result_type(float))
-    a = jnp.asarray(a, c.dtype)
-    b = jnp.asarray(b, c.dtype)
-    _check_problem(a, b, c)
+    a, b, c = _as_problem(a, b, cost_matrix)
     threshold = default_threshold(c.dtype) if threshold is None else float(threshold)
     geom = geometry.Geometry(cost_matrix=c, epsilon=epsilon)
     problem = linear_problem.LinearProblem(geom, a, b)

@@ -17,13 +17,17 @@ import nbformat
 
 def build(source: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = kernel
     chunks = source.read_text().split("# %%")
     for chunk in chunks[1:]:
         header, _, body = chunk.partition("\n")
         body = body.strip("\n")
         if header.strip() == "[markdown]":
-            lines = [line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines()]
+            lines = [
+                line[2:] if line.startswith("# ") else line.lstrip("#")
+                for line in body.splitlines()
+            ]
             nb.cells.append(nbformat.v4.new_markdown_cell("\n".join(lines)))
         else:
             nb.cells.append(nbformat.v4.new_code_cell(body))
