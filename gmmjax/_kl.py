@@ -206,6 +206,9 @@ def kl_divergence(
     - ``"upper_bound"`` (same paper):
       :math:`D_{KL} \\le \\sum_a\\pi_a[\\log\\sum_\\alpha\\pi_\\alpha z_{a\\alpha} + H_a
       - \\log\\sum_b\\omega_b e^{-D(f_a\\|g_b)}]`. Can be loose (it is > 0 at ``P = Q``).
+    - ``"ot_bound"`` (registered by :mod:`gmmjax._transport`): the convexity upper bound
+      :math:`D_{KL} \\le \\min_{\\pi\\in\\Pi(\\pi,\\omega)}\\sum_{ab}\\pi_{ab}D(f_a\\|g_b)`,
+      solved by the exact LP; 0 at ``P = Q``, exact for single Gaussians.
 
     Args:
         p, q: mixtures of the same dimension; batch axes broadcast.
