@@ -109,3 +109,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def add_row(headers: Sequence[str], rows: list, row: Sequence[Any]) -> None:
+    """Append ``row`` to ``rows`` and print it at once as a line of the final table."""
+    rows.append(row)
+    print(table(headers, [row]).splitlines()[-1], flush=True)

@@ -26,7 +26,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
-from _timing import best_time, machine, table
+from _timing import add_row, best_time, machine, table
 
 
 def random_components(rng, k: int, d: int):
@@ -126,8 +126,7 @@ def main() -> None:
 
             row = (k, d, t_ours, t_ott, t_pot, t_ott / t_ours, t_pot / t_ours,
                    err(c_ours), err(c_ott), err(c_pot))  # fmt: skip
-            rows.append(row)
-            print(table(headers, [row]).splitlines()[-1], flush=True)
+            add_row(headers, rows, row)
     print()
     print(table(headers, rows))
 

@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
-from _timing import best_time, machine, table
+from _timing import add_row, best_time, machine, table
 
 
 def collection(rng, b: int, k: int, d: int):
@@ -81,8 +81,7 @@ def main() -> None:
     rows = []
     for name, b, k, d, fn in cases:
         row = case(name, b, k, d, fn)
-        rows.append(row)
-        print(table(headers, [row]).splitlines()[-1], flush=True)
+        add_row(headers, rows, row)
     print()
     print(table(headers, rows))
 

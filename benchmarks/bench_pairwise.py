@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _timing import best_wall_and_cpu, emit, machine, peak_rss_mib, run_child, table
+from _timing import add_row, best_wall_and_cpu, emit, machine, peak_rss_mib, run_child, table
 
 COMPONENT_PAIRS = "component pairs"
 
@@ -169,8 +169,7 @@ def main() -> None:
         rate, cpu_rate = res["pairs_per_s"] / 1e6, res["pairs_per_cpu_s"] / 1e6
         row = (f"{b} x {b}", k, d, kind, path, b * b * k * k, res["seconds"], rate, cpu_rate,
                res["rss_mib"], res["err"])  # fmt: skip
-        rows.append(row)
-        print(table(headers, [row]).splitlines()[-1], flush=True)
+        add_row(headers, rows, row)
     print()
     print(table(headers, rows))
 
