@@ -38,6 +38,7 @@ import numpy as np
 
 from gmmjax._checks import check_choice, check_same_dim, check_unit_interval, is_concrete
 from gmmjax._lift import map_pairs
+from gmmjax._linalg import eigh, pinv, singular_values, svd
 from gmmjax._mixture import GMM, Gaussian
 
 __all__ = [
@@ -97,7 +98,7 @@ def sqrtm_psd(s: jax.Array) -> jax.Array:
     :math:`dF_{ij} = d\\Sigma_{ij}/(\\sqrt{\\lambda_i}+\\sqrt{\\lambda_j})`, finite at repeated
     eigenvalues; directions where both roots are (numerically) zero get derivative 0.
     """
-    w, v = jnp.linalg.eigh(s)
+    w, v = eigh(s)
     r = _root_eigenvalues(w)
     return _sym((v * r[..., None, :]) @ _mT(v))
 
@@ -105,7 +106,7 @@ def sqrtm_psd(s: jax.Array) -> jax.Array:
 @sqrtm_psd.defjvp
 def _sqrtm_psd_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     (s,), (ds,) = primals, tangents
-    w, v = jnp.linalg.eigh(s)
+    w, v = eigh(s)
     r = _root_eigenvalues(w)
     f = _sym((v * r[..., None, :]) @ _mT(v))
     den = r[..., :, None] + r[..., None, :]
@@ -129,13 +130,13 @@ def nuclear_norm(m: jax.Array) -> jax.Array:
     if d == 2:
         det = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
         return jnp.sqrt(jnp.sum(m**2, axis=(-2, -1)) + 2.0 * jnp.abs(det))
-    return jnp.sum(jnp.linalg.svd(m, compute_uv=False), axis=-1)
+    return jnp.sum(singular_values(m), axis=-1)
 
 
 @nuclear_norm.defjvp
 def _nuclear_norm_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     (m,), (dm,) = primals, tangents
-    u, _, vt = jnp.linalg.svd(m, full_matrices=False)
+    u, _, vt = svd(m)
     return nuclear_norm(m), jnp.sum((u @ vt) * dm, axis=(-2, -1))
 
 
@@ -146,14 +147,14 @@ def polar_factor(m: jax.Array) -> jax.Array:
     JVP: :math:`dW = U\\,\\Omega\\,V^T` with :math:`\\Omega_{ij} = (X-X^T)_{ij}/(s_i+s_j)`,
     :math:`X = U^T dM\\,V`; finite for repeated singular values, 0 where both vanish.
     """
-    u, _, vt = jnp.linalg.svd(m, full_matrices=False)
+    u, _, vt = svd(m)
     return u @ vt
 
 
 @polar_factor.defjvp
 def _polar_factor_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     (m,), (dm,) = primals, tangents
-    u, s, vt = jnp.linalg.svd(m, full_matrices=False)
+    u, s, vt = svd(m)
     x = _mT(u) @ dm @ _mT(vt)
     den = s[..., :, None] + s[..., None, :]
     ok = den > _zero_tolerance(s)[..., None]
@@ -321,7 +322,7 @@ def _transport_map_single(g0: Gaussian, g1: Gaussian) -> tuple[jax.Array, jax.Ar
         return a, g1.mean - a * g0.mean
     f0, f1w = _coupling_factors(g0, g1)
     # A = F0^+ (F0 F1 W^T) F0^+ = F0^+ (F0 Sigma1 F0)^{1/2} F0^+
-    f0_pinv = jnp.linalg.pinv(f0)
+    f0_pinv = pinv(f0)
     a = _sym(f0_pinv @ (f0 @ f1w) @ f0_pinv)
     return a, g1.mean - a @ g0.mean
 

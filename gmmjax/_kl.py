@@ -28,6 +28,7 @@ import numpy as np
 
 from gmmjax._checks import check_choice, check_same_dim
 from gmmjax._lift import map_pairs
+from gmmjax._linalg import cholesky_and_inverse
 from gmmjax._mixture import GMM, Gaussian
 from gmmjax._numerics import weighted_logsumexp
 from gmmjax._overlap import _log_overlap_single
@@ -37,9 +38,12 @@ __all__ = ["KL_METHODS", "gaussian_entropy", "kl_divergence", "kl_gaussian"]
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def _factor(cov: jax.Array, diagonal: bool) -> jax.Array:
-    """Cholesky factor (full) or standard deviations (diagonal)."""
-    return jnp.sqrt(cov) if diagonal else jnp.linalg.cholesky(cov)
+def _factor(cov: jax.Array, diagonal: bool) -> tuple[jax.Array, jax.Array]:
+    """Cholesky factor and its inverse (full), or standard deviations and their inverses."""
+    if diagonal:
+        sd = jnp.sqrt(cov)
+        return sd, 1.0 / sd
+    return cholesky_and_inverse(cov)
 
 
 def _logdet(factor: jax.Array, diagonal: bool) -> jax.Array:
@@ -48,9 +52,15 @@ def _logdet(factor: jax.Array, diagonal: bool) -> jax.Array:
 
 
 def _kl_from_factors(
-    m0: jax.Array, f0: jax.Array, m1: jax.Array, f1: jax.Array, diag0: bool, diag1: bool
+    m0: jax.Array,
+    f0: jax.Array,
+    m1: jax.Array,
+    f1: tuple[jax.Array, jax.Array],
+    diag0: bool,
+    diag1: bool,
 ) -> jax.Array:
-    """KL between two single Gaussians given their factors (``Sigma = F F^T``)."""
+    """KL between two single Gaussians given ``F_0`` and ``(F_1, F_1^{-1})`` (``Sigma = FF^T``)."""
+    f1, f1_inv = f1
     d = m0.shape[-1]
     diff = m1 - m0
     if diag0 and diag1:
@@ -61,14 +71,13 @@ def _kl_from_factors(
         trace = jnp.sum((l0 / f1[:, None]) ** 2)
         maha = jnp.sum((diff / f1) ** 2)
     else:
-        solve = jax.scipy.linalg.solve_triangular
-        trace = jnp.sum(solve(f1, l0, lower=True) ** 2)
-        maha = jnp.sum(solve(f1, diff, lower=True) ** 2)
+        trace = jnp.sum((f1_inv @ l0) ** 2)
+        maha = jnp.sum((f1_inv @ diff) ** 2)
     return 0.5 * (trace + maha - d + _logdet(f1, diag1) - _logdet(f0, diag0))
 
 
 def _kl_gaussian_single(g0: Gaussian, g1: Gaussian) -> jax.Array:
-    f0 = _factor(g0.cov, g0.is_diagonal)
+    f0, _ = _factor(g0.cov, g0.is_diagonal)
     f1 = _factor(g1.cov, g1.is_diagonal)
     return _kl_from_factors(g0.mean, f0, g1.mean, f1, g0.is_diagonal, g1.is_diagonal)
 
@@ -102,7 +111,8 @@ def gaussian_entropy(g: Gaussian) -> jax.Array:
 
 
 def _entropy(covs: jax.Array, diagonal: bool, d: int) -> jax.Array:
-    logdet = jnp.sum(jnp.log(covs), -1) if diagonal else jnp.linalg.slogdet(covs)[1]
+    factor, _ = _factor(covs, diagonal)
+    logdet = _logdet(factor, diagonal)
     return 0.5 * (logdet + d * (1.0 + _LOG_2PI))
 
 
@@ -111,11 +121,11 @@ def component_kl_matrix(p: GMM, q: GMM) -> jax.Array:
 
     Each component is factored once; the pairs only do triangular solves.
     """
-    fp = _factor(p.covs, p.is_diagonal)
+    fp, _ = _factor(p.covs, p.is_diagonal)
     fq = _factor(q.covs, q.is_diagonal)
 
     def row(m0: jax.Array, f0: jax.Array) -> jax.Array:
-        def one(m1: jax.Array, f1: jax.Array) -> jax.Array:
+        def one(m1: jax.Array, f1: tuple[jax.Array, jax.Array]) -> jax.Array:
             return _kl_from_factors(m0, f0, m1, f1, p.is_diagonal, q.is_diagonal)
 
         return jax.vmap(one)(q.means, fq)

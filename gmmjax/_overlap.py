@@ -21,6 +21,7 @@ import numpy as np
 
 from gmmjax._checks import check_same_dim
 from gmmjax._lift import map_pairs
+from gmmjax._linalg import cholesky_and_inverse
 from gmmjax._mixture import GMM
 from gmmjax._numerics import weighted_logsumexp
 
@@ -73,8 +74,8 @@ def _reduced_log_overlap(p: GMM, q: GMM, k: jax.Array) -> jax.Array:
         logdet = jnp.sum(jnp.log(s), axis=-1)
     else:
         s = (p.full_covs()[:, None] + q.full_covs()[None, :]) * inv_var  # (Kp, Kq, d, d)
-        chol = jnp.linalg.cholesky(s)
-        z = jax.scipy.linalg.solve_triangular(chol, diff[..., None], lower=True)[..., 0]
+        chol, inv = cholesky_and_inverse(s)
+        z = jnp.einsum("...ij,...j->...i", inv, diff)
         maha = jnp.sum(z**2, axis=-1)
         logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
     return -0.5 * (maha + logdet)

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gmmjax._linalg import cholesky_and_inverse
+
 __all__ = ["UNROLL_MAX_DIM", "bures_cost_2d", "cross_log_overlap", "ldl_logdet_maha"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -139,8 +141,8 @@ def cross_log_overlap(
         logdet, maha = ldl_logdet_maha(s_entry, diff_entry, d)
     else:
         s = _as_full(p_covs, diag_p)[:, None] + _as_full(q_covs, diag_q)[None, :]
-        chol = jnp.linalg.cholesky(s)
-        z = jax.scipy.linalg.solve_triangular(chol, diff[..., None], lower=True)[..., 0]
+        chol, inv = cholesky_and_inverse(s)
+        z = jnp.einsum("...ij,...j->...i", inv, diff)
         maha = jnp.sum(z**2, axis=-1)
         logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
     return -0.5 * (maha + logdet + d * _LOG_2PI)

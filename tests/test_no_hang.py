@@ -3,9 +3,11 @@
 jaxlib 0.10.x's concurrency-optimised CPU scheduler can deadlock on jitted programs with
 independent batched linear algebra (a vmapped Cauchy–Schwarz divergence over 50 x 50 mixtures
 hung in 3 of 4 runs without the flag). ``import gmmjax`` disables that scheduler before JAX
-starts its backend. Each run here is a fresh interpreter whose environment has *no*
-``XLA_FLAGS``, so only the import can protect it, and each runs under a timeout so that a hang
-fails the test instead of stalling CI.
+starts its backend, and ``gmmjax._linalg`` keeps every LAPACK batch small enough that jaxlib
+never splits it across the thread pool (the cause of the hangs that remained with the flag).
+Each run here is a fresh interpreter whose environment has *no* ``XLA_FLAGS``, so only the
+import can protect it, and each runs under a timeout so that a hang fails the test instead of
+stalling CI.
 """
 
 from __future__ import annotations
@@ -74,6 +76,54 @@ def test_vmapped_distances_finish_in_fresh_processes(seed):
         res = _run(VMAPPED_DISTANCES.format(seed=seed), timeout=240)
     except subprocess.TimeoutExpired:  # pragma: no cover - the failure this test exists for
         pytest.fail("vmapped distances did not finish within 240 s in a fresh process (hang)")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.startswith("ok")
+
+
+HIGH_DIM_GRADIENT = """
+import numpy as np
+import jax, jax.numpy as jnp
+import gmmjax as gj
+
+rng = np.random.default_rng({seed})
+d = 128
+
+
+def mixture(k):
+    a = rng.standard_normal((k, d, d))
+    covs = a @ np.swapaxes(a, -1, -2) / d + np.eye(d)
+    return gj.GMM(np.full(k, 1.0 / k), rng.standard_normal((k, d)), covs)
+
+
+p, q = mixture(3), mixture(2)
+
+
+def loss(p):
+    cs = gj.cauchy_schwarz_divergence(p, q)
+    return cs + gj.kl_divergence(p, q) + gj.log_l2_distance_squared(p, q)
+
+
+grad = jax.jit(jax.grad(loss))
+for _ in range(3):
+    g = grad(p)
+assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(g))
+print("ok")
+"""
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("seed", range(3))
+def test_high_dimensional_gradient_finishes_in_fresh_processes(seed):
+    """The jitted gradient of CS + KL + log-L2 between full-covariance mixtures in d = 128.
+
+    Before ``gmmjax._linalg`` bounded the LAPACK batches, this hung in 3 of 3 runs on the
+    2-core machine even with the scheduler flag (jaxlib splits a batched factorisation of
+    128 x 128 matrices across the intra-op pool and waits; two at once deadlock the pool).
+    """
+    try:
+        res = _run(HIGH_DIM_GRADIENT.format(seed=seed), timeout=240)
+    except subprocess.TimeoutExpired:  # pragma: no cover - the failure this test exists for
+        pytest.fail("the d = 128 gradient did not finish within 240 s in a fresh process (hang)")
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.startswith("ok")
 
