@@ -3,8 +3,10 @@
 With jaxlib 0.10.x, XLA's concurrency-optimised CPU scheduler can deadlock (0% CPU, threads
 waiting on a futex) when one jitted program runs several independent batched linear-algebra
 calls, which is exactly what a vmapped distance between mixtures compiles to. Disabling that
-scheduler removes the hang at no measured cost. XLA reads ``XLA_FLAGS`` once, when the first
-backend starts, so ``import gmmjax`` adds the flag only if no backend is running yet.
+scheduler removes most of these hangs at no measured cost (the rest came from jaxlib's LAPACK
+kernels waiting on the thread pool; :mod:`gmmjax._linalg` avoids those). XLA reads
+``XLA_FLAGS`` once, when the first backend starts, so ``import gmmjax`` adds the flag only if no
+backend is running yet.
 
 Opt out by setting ``GMMJAX_KEEP_XLA_FLAGS=1`` (gmmjax then leaves ``XLA_FLAGS`` untouched), or
 set the flag yourself to any value.
