@@ -12,11 +12,13 @@ call is split depends on its batch size times the cost of one matrix, so it happ
 ``d`` with any batch and for small ``d`` with very large batches.
 
 This module never hands LAPACK a batch that it would split: on the CPU backend, when a batch
-carries more than :data:`WORK_BUDGET` ``d^3`` units of work, the matrices go through
-:func:`jax.lax.map` in chunks of ``max(1, WORK_BUDGET // d^3)``, one chunk after the other.
-The smallest batch that jaxlib 0.10.2 splits carries about 20,000 units (SVD, for every ``d``
-from 2 to 16; ``eigh`` from above 32,768, Cholesky from about 600,000; read off the arguments
-of its ``ParallelBatchMap`` with ``gdb``), so the budget of 8,192 keeps a margin of 2.4.
+carries more ``batch * d^3`` units of work than the routine's entry in :data:`WORK_BUDGETS`,
+the matrices go through :func:`jax.lax.map` in chunks of ``max(1, budget // d^3)``, one chunk
+after the other. The smallest batches that jaxlib 0.10.2 splits (read off the arguments of
+its ``ParallelBatchMap`` with ``gdb``, for ``d`` from 2 to 128) carry about 20,000 units for
+the SVD (``gesdd``), 33,000 to 40,000 for ``eigh`` (``syevd``), 200,000 for a triangular
+solve with ``d`` right-hand sides (``trsm``) and 600,000 for Cholesky (``potrf``); the budgets
+stay 2.4 to 9 times below.
 A ``custom_vmap`` rule folds ``vmap``-ped axes into the same batch, so a user's ``vmap`` over
 our distances cannot bring the split back. Other backends call LAPACK (or cuSOLVER) directly.
 
@@ -35,43 +37,63 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["WORK_BUDGET", "cholesky_and_inverse", "eigh", "pinv", "singular_values", "svd"]
+__all__ = [
+    "WORK_BUDGETS",
+    "cholesky_and_inverse",
+    "eigh",
+    "logdet_and_mahalanobis",
+    "pinv",
+    "singular_values",
+    "svd",
+]
 
-WORK_BUDGET = 8192
-"""Largest ``batch * d^3`` handed to one LAPACK call on CPU."""
+WORK_BUDGETS = {"gesdd": 8192, "syevd": 8192, "potrf": 65536, "trsm": 65536}
+"""Largest ``batch * d^3`` handed to one call of each LAPACK routine on CPU."""
 
 
-def _chunk_size(batch: int, d: int) -> int | None:
+def _chunk_size(batch: int, d: int, budget: int) -> int | None:
     """Matrices per LAPACK call, or ``None`` when the whole batch can go in one call."""
-    if batch <= 1 or jax.default_backend() != "cpu" or batch * d**3 <= WORK_BUDGET:
+    if batch <= 1 or jax.default_backend() != "cpu" or batch * d**3 <= budget:
         return None
-    return max(1, WORK_BUDGET // d**3)
+    return max(1, budget // d**3)
 
 
-def _in_chunks(fn: Callable[[jax.Array], Any], x: jax.Array) -> Any:
-    """``fn`` over the leading batch axes of ``(..., d, d)`` ``x``, in safe chunks."""
+def _in_chunks(fn: Callable[..., Any], args: tuple[jax.Array, ...], budget: int) -> Any:
+    """``fn(*args)`` over the leading batch axes, in safe chunks.
+
+    ``args[0]`` is ``(..., d, d)``; the other arguments share its batch axes.
+    """
+    x = args[0]
     batch_shape, d = x.shape[:-2], x.shape[-1]
     batch = math.prod(batch_shape)
-    chunk = _chunk_size(batch, d)
+    chunk = _chunk_size(batch, d, budget)
     if chunk is None:
-        return fn(x)
-    flat = x.reshape((batch, *x.shape[-2:]))
-    out = jax.lax.map(fn, flat, batch_size=chunk if chunk > 1 else None)
+        return fn(*args)
+    nb = len(batch_shape)
+    flat = tuple(a.reshape((batch, *a.shape[nb:])) for a in args)
+    out = jax.lax.map(lambda t: fn(*t), flat, batch_size=chunk if chunk > 1 else None)
     return jax.tree_util.tree_map(lambda o: o.reshape(batch_shape + o.shape[1:]), out)
 
 
-def _lapack_safe(fn: Callable[[jax.Array], Any]) -> Callable[[jax.Array], Any]:
-    """Wrap a batch-polymorphic decomposition ``fn`` so that no call to it is split."""
+def _lapack_safe(fn: Callable[..., Any], *routines: str) -> Callable[..., Any]:
+    """Wrap a batch-polymorphic decomposition ``fn`` (calling ``routines``) so no call is split.
+
+    The first argument of ``fn`` is the ``(..., d, d)`` matrix; further arguments share its
+    batch axes.
+    """
+    budget = min(WORK_BUDGETS[r] for r in routines)
 
     @jax.custom_batching.custom_vmap
-    def safe(x: jax.Array) -> Any:
-        return _in_chunks(fn, x)
+    def safe(*args: jax.Array) -> Any:
+        return _in_chunks(fn, args, budget)
 
     @safe.def_vmap
-    def _rule(axis_size: int, in_batched: list[bool], x: jax.Array) -> tuple[Any, Any]:
-        if not in_batched[0]:
-            x = jnp.broadcast_to(x, (axis_size, *x.shape))
-        out = safe(x)
+    def _rule(axis_size: int, in_batched: list[bool], *args: jax.Array) -> tuple[Any, Any]:
+        args = tuple(
+            a if batched else jnp.broadcast_to(a, (axis_size, *a.shape))
+            for a, batched in zip(args, in_batched, strict=True)
+        )
+        out = safe(*args)
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     safe.__doc__ = fn.__doc__
@@ -101,10 +123,19 @@ def _chol_inv(s: jax.Array) -> tuple[jax.Array, jax.Array]:
     return chol, inv
 
 
-eigh = _lapack_safe(_eigh)
-singular_values = _lapack_safe(_singular_values)
-svd = _lapack_safe(_svd)
-_safe_chol_inv = _lapack_safe(_chol_inv)
+def _logdet_maha(s: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``log det S`` and ``r^T S^{-1} r`` from a Cholesky factor and one triangular solve."""
+    chol = jnp.linalg.cholesky(s)
+    z = jax.lax.linalg.triangular_solve(chol, r[..., None], left_side=True, lower=True)[..., 0]
+    logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    return logdet, jnp.sum(z**2, axis=-1)
+
+
+eigh = _lapack_safe(_eigh, "syevd")
+singular_values = _lapack_safe(_singular_values, "gesdd")
+svd = _lapack_safe(_svd, "gesdd")
+_safe_chol_inv = _lapack_safe(_chol_inv, "potrf", "trsm")
+_safe_logdet_maha = _lapack_safe(_logdet_maha, "potrf", "trsm")
 
 
 def _mT(x: jax.Array) -> jax.Array:
@@ -170,3 +201,35 @@ def _pinv_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     dp = dp + p @ _mT(p) @ _mT(da) @ (eye - a @ p)
     dp = dp + (eye - p @ a) @ _mT(da) @ _mT(p) @ p
     return p, dp
+
+
+@jax.custom_jvp
+def logdet_and_mahalanobis(s: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:math:`\\log\\det S` and :math:`r^T S^{-1} r` for SPD ``(..., d, d)`` matrices ``s``.
+
+    The values need one Cholesky factor and one triangular solve per matrix; the JVP,
+    with :math:`u = S^{-1} r` and :math:`S^{-1} = L^{-T}L^{-1}` from
+    :func:`cholesky_and_inverse`, is :math:`d\\log\\det S = \\operatorname{tr}(S^{-1} dS)` and
+    :math:`d(r^T S^{-1} r) = 2u^T dr - u^T dS\\,u` (matrix products only). ``s`` is
+    symmetrised first, as in :func:`cholesky_and_inverse`; ``r`` is ``(..., d)`` with the batch
+    axes of ``s``.
+
+    Example:
+        >>> logdet, maha = logdet_and_mahalanobis(jnp.diag(jnp.array([4.0, 1.0])), jnp.ones(2))
+        >>> round(float(jnp.exp(logdet)), 4), round(float(maha), 4)
+        (4.0, 1.25)
+    """
+    return _safe_logdet_maha(0.5 * (s + _mT(s)), r)
+
+
+@logdet_and_mahalanobis.defjvp
+def _logdet_and_mahalanobis_jvp(primals: tuple, tangents: tuple) -> Any:
+    (s, r), (ds, dr) = primals, tangents
+    chol, inv = cholesky_and_inverse(s)
+    z = jnp.einsum("...ij,...j->...i", inv, r)  # L^{-1} r
+    u = jnp.einsum("...ji,...j->...i", inv, z)  # S^{-1} r
+    logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    ds = 0.5 * (ds + _mT(ds))
+    dlogdet = jnp.sum(inv * (inv @ ds), axis=(-2, -1))  # tr(L^{-1} dS L^{-T})
+    dmaha = 2.0 * jnp.sum(u * dr, axis=-1) - jnp.einsum("...i,...ij,...j->...", u, ds, u)
+    return (logdet, jnp.sum(z**2, axis=-1)), (dlogdet, dmaha)

@@ -21,7 +21,7 @@ import numpy as np
 
 from gmmjax._checks import check_same_dim
 from gmmjax._lift import map_pairs
-from gmmjax._linalg import cholesky_and_inverse
+from gmmjax._linalg import logdet_and_mahalanobis
 from gmmjax._mixture import GMM
 from gmmjax._numerics import weighted_logsumexp
 from gmmjax._smalld import UNROLL_MAX_DIM, ldl_logdet_maha
@@ -84,10 +84,7 @@ def _reduced_log_overlap(p: GMM, q: GMM, k: jax.Array) -> jax.Array:
         logdet, maha = ldl_logdet_maha(s_entry, lambda a: diff[..., a], p.dim)
     else:
         s = (p.full_covs()[:, None] + q.full_covs()[None, :]) * inv_var  # (Kp, Kq, d, d)
-        chol, inv = cholesky_and_inverse(s)
-        z = jnp.einsum("...ij,...j->...i", inv, diff)
-        maha = jnp.sum(z**2, axis=-1)
-        logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+        logdet, maha = logdet_and_mahalanobis(s, diff)
     return -0.5 * (maha + logdet)
 
 

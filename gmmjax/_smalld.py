@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._linalg import cholesky_and_inverse
+from gmmjax._linalg import logdet_and_mahalanobis
 
 __all__ = ["UNROLL_MAX_DIM", "bures_cost_2d", "cross_log_overlap", "ldl_logdet_maha"]
 
@@ -141,10 +141,7 @@ def cross_log_overlap(
         logdet, maha = ldl_logdet_maha(s_entry, diff_entry, d)
     else:
         s = _as_full(p_covs, diag_p)[:, None] + _as_full(q_covs, diag_q)[None, :]
-        chol, inv = cholesky_and_inverse(s)
-        z = jnp.einsum("...ij,...j->...i", inv, diff)
-        maha = jnp.sum(z**2, axis=-1)
-        logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+        logdet, maha = logdet_and_mahalanobis(s, diff)
     return -0.5 * (maha + logdet + d * _LOG_2PI)
 
 
