@@ -39,6 +39,7 @@ import numpy as np
 from gmmjax._checks import check_choice, check_same_dim, check_unit_interval, is_concrete
 from gmmjax._lift import map_pairs
 from gmmjax._linalg import eigh, pinv, singular_values, svd
+from gmmjax._linalg import solve as linear_solve
 from gmmjax._mixture import GMM, Gaussian
 
 __all__ = [
@@ -383,7 +384,7 @@ def _bary_step(s: jax.Array, factors: jax.Array, weights: jax.Array, iteration: 
     root, avg = _bary_average(s, factors, weights)
     if iteration == "averaging":
         return avg
-    x = jnp.linalg.solve(root, avg)  # S^{-1/2} R
+    x = linear_solve(root, avg)  # S^{-1/2} R
     return _sym(x @ _mT(x))  # S^{-1/2} R^2 S^{-1/2}
 
 
@@ -419,9 +420,16 @@ def _bary_cov(
         return s, (it.astype(s.dtype), res)
 
     def tangent_solve(g: Any, y: jax.Array) -> jax.Array:
+        # The dense (d^2, d^2) Jacobian is solved directly; custom_linear_solve supplies the
+        # transpose that reverse mode needs, so the factorisation itself is never transposed.
         d = y.shape[-1]
         jac = jax.jacfwd(g)(y).reshape(d * d, d * d)
-        return jnp.linalg.solve(jac, y.reshape(-1)).reshape(d, d)
+        return jax.lax.custom_linear_solve(
+            lambda v: (jac @ v.reshape(-1)).reshape(d, d),
+            y,
+            solve=lambda _, b: linear_solve(jac, b.reshape(-1, 1)).reshape(d, d),
+            transpose_solve=lambda _, b: linear_solve(jac.T, b.reshape(-1, 1)).reshape(d, d),
+        )
 
     def residual(s: jax.Array) -> jax.Array:
         return _bary_residual(s, factors, weights)

@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gmmjax._linalg import pinv
+
 __all__ = ["OTResult", "exact_ot", "sinkhorn_ot"]
 
 
@@ -117,7 +119,7 @@ def _support_potentials(plan: jax.Array, cot: jax.Array) -> tuple[jax.Array, jax
         [[jnp.diag(mask.sum(1)), mask], [mask.T, jnp.diag(mask.sum(0))]],
     )
     rhs = jnp.concatenate([(mask * cot).sum(1), (mask * cot).sum(0)])
-    x = jnp.linalg.pinv(system, hermitian=True) @ rhs
+    x = pinv(system) @ rhs
     u, v = x[:n], x[n:]
     return u - jnp.mean(u), v - jnp.mean(v)
 

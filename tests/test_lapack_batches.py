@@ -118,6 +118,8 @@ def test_batched_barycenter_and_pairwise_hand_lapack_small_batches():
     lam = jnp.full((4,), 0.25)
     bary = lambda m, c: _scalar(gj.gaussian_barycenter(gj.Gaussian._unchecked(m, c), lam).cov)  # noqa: E731
     calls = lapack_calls(jax.grad(bary, argnums=1), gs.mean, gs.cov)
+    many = _gauss(rng, (3, 4), 6)  # vmapped: the implicit-gradient solve is (3, 36, 36)
+    calls += lapack_calls(jax.vmap(jax.grad(bary, argnums=1)), many.mean, many.cov)
     ps = _gmm(rng, (3,), 2, D)
     calls += lapack_calls(lambda a, b: gj.pairwise_distances(a, b, metric="cs"), ps, ps)
     assert calls
