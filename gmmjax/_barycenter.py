@@ -37,7 +37,7 @@ from gmmjax._bures import (
 )
 from gmmjax._checks import check_choice, check_positive
 from gmmjax._lp import default_threshold
-from gmmjax._mixture import GMM
+from gmmjax._mixture import GMM, single_gmms
 
 __all__ = ["BarycenterInfo", "mw2_barycenter"]
 
@@ -171,18 +171,7 @@ def _as_list(gmms: Any) -> list[GMM]:
                 f"a stacked gmms must have one batch axis (L,); got {gmms.batch_shape}"
             )
         return [gmms[k] for k in range(gmms.batch_shape[0])]
-    if not isinstance(gmms, Sequence) or not gmms:
-        raise ValueError("gmms must be a non-empty sequence of GMMs or a GMM stacked along (L,)")
-    out = list(gmms)
-    for k, g in enumerate(out):
-        if not isinstance(g, GMM):
-            raise TypeError(f"gmms[{k}] must be a GMM; got {type(g).__name__}")
-        if g.batch_shape:
-            raise ValueError(f"gmms[{k}] must be a single GMM; batch_shape {g.batch_shape}")
-    dims = {g.dim for g in out}
-    if len(dims) > 1:
-        raise ValueError(f"gmms must share one dimension; got dims {sorted(dims)}")
-    return out
+    return single_gmms(gmms)
 
 
 def _candidates(gmms: list[GMM], lam: jax.Array, tol: float, max_iter: int) -> GMM:

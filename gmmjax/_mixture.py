@@ -590,6 +590,27 @@ def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
     return fn(gmm)
 
 
+def single_gmms(gmms: Any, name: str = "gmms") -> list[GMM]:
+    """Check a non-empty sequence of unbatched GMMs of one dimension and return it as a list.
+
+    Raises:
+        ValueError: an empty or non-sequence argument, a batched GMM, or mixed dimensions.
+        TypeError: an item that is not a GMM.
+    """
+    if not isinstance(gmms, Sequence) or isinstance(gmms, str) or not gmms:
+        raise ValueError(f"{name} must be a non-empty sequence of GMMs; got {gmms!r:.60}")
+    out = list(gmms)
+    for i, g in enumerate(out):
+        if not isinstance(g, GMM):
+            raise TypeError(f"{name}[{i}] must be a GMM; got {type(g).__name__}")
+        if g.batch_shape:
+            raise ValueError(f"{name}[{i}] must be a single GMM; got batch_shape {g.batch_shape}")
+    dims = sorted({g.dim for g in out})
+    if len(dims) > 1:
+        raise ValueError(f"{name} must share one dimension; got dimensions {dims}")
+    return out
+
+
 def stack(gmms: Sequence[GMM], n_components: int | None = None) -> GMM:
     """Stack mixtures into one batched GMM with a leading axis, padding with zero weights.
 
@@ -611,17 +632,7 @@ def stack(gmms: Sequence[GMM], n_components: int | None = None) -> GMM:
         >>> stack([a, b]).weights.tolist()
         [[1.0, 0.0], [0.5, 0.5]]
     """
-    gmms = list(gmms)
-    if not gmms:
-        raise ValueError("stack needs at least one GMM")
-    for i, g in enumerate(gmms):
-        if not isinstance(g, GMM):
-            raise TypeError(f"stack expects GMM objects; item {i} is {type(g).__name__}")
-        if g.batch_shape:
-            raise ValueError(f"stack expects single GMMs; item {i} has batch_shape {g.batch_shape}")
-    dims = {g.dim for g in gmms}
-    if len(dims) > 1:
-        raise ValueError(f"cannot stack GMMs of different dimensions {sorted(dims)}")
+    gmms = single_gmms(gmms)
     longest = max(g.n_components for g in gmms)
     k = longest if n_components is None else int(n_components)
     if k < longest:

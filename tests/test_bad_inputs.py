@@ -182,13 +182,18 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"mean must have shape \(\.\.\., d\)",
     ),
     # --- stack
-    ("stack of nothing", lambda: gj.stack([]), ValueError, r"stack needs at least one GMM"),
-    ("stack of a non-GMM", lambda: gj.stack([P, "x"]), TypeError, r"item 1 is str"),
+    (
+        "stack of nothing",
+        lambda: gj.stack([]),
+        ValueError,
+        r"^gmms must be a non-empty sequence of GMMs",
+    ),
+    ("stack of a non-GMM", lambda: gj.stack([P, "x"]), TypeError, r"^gmms\[1\] must be a GMM"),
     (
         "stack of different dims",
         lambda: gj.stack([P, R3]),
         ValueError,
-        r"different dimensions \[2, 3\]",
+        r"^gmms must share one dimension; got dimensions \[2, 3\]",
     ),
     (
         "stack with too few components",
@@ -200,7 +205,7 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "stack of batched GMMs",
         lambda: gj.stack([gj.stack([P])]),
         ValueError,
-        r"item 0 has batch_shape",
+        r"^gmms\[0\] must be a single GMM; got batch_shape \(1,\)",
     ),
     # --- densities and sampling
     (
