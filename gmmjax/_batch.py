@@ -37,7 +37,7 @@ from jax.sharding import Mesh, PartitionSpec
 from gmmjax._checks import check_same_dim
 from gmmjax._kl import KL_METHODS
 from gmmjax._mixture import GMM, stack  # noqa: F401 (stack: doctests)
-from gmmjax._overlap import _sqrt_zero_subgradient
+from gmmjax._overlap import _sqrt_zero_subgradient, cs_from_logs, scaled_l2_from_logs
 from gmmjax._smalld import UNROLL_MAX_DIM, cross_log_overlap
 
 __all__ = ["DEFAULT_BLOCK_SIZE", "PAIRWISE_METRICS", "paired_distances", "pairwise_distances"]
@@ -167,11 +167,8 @@ def _cross_log_inner(ps: GMM, qs: GMM, block_size: int, unroll: int) -> jax.Arra
 def _combine_overlaps(metric: str, log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array):
     """L2, squared L2 or CS from the three log inner products (seed 000, eq. 1)."""
     if metric == "cs":
-        return jnp.maximum(0.5 * (log_pp + log_qq) - log_pq, 0.0)
-    m = jax.lax.stop_gradient(jnp.maximum(jnp.maximum(log_pp, log_qq), log_pq))
-    a, b, c = jnp.exp(log_pp - m), jnp.exp(log_qq - m), jnp.exp(log_pq - m)
-    s = a + b - 2.0 * c
-    s = jnp.where(s > 8.0 * jnp.finfo(s.dtype).eps * (a + b), s, 0.0)
+        return cs_from_logs(log_pp, log_qq, log_pq)
+    m, s = scaled_l2_from_logs(log_pp, log_qq, log_pq)
     sq = jnp.exp(m) * s
     return sq if metric == "l2_squared" else _sqrt_zero_subgradient(sq)
 

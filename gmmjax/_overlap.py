@@ -195,15 +195,31 @@ def _l2_parts(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array, jax.Array, jax.Arra
     return map_pairs(kernel, p, q)
 
 
-def _scaled_l2(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array]:
-    """``(m, s)`` with ``L2^2 = exp(m) * s``; ``s`` is zeroed below round-off of its terms."""
-    log_pp, log_qq, log_pq, offset = _l2_parts(p, q)
-    m = jnp.maximum(jnp.maximum(log_pp, log_qq), log_pq)
-    m = jax.lax.stop_gradient(m)
+def scaled_l2_from_logs(
+    log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """``(m, s)`` with ``L2^2 = exp(m) * s`` from the three log inner products (seed 000, eq. 1).
+
+    The largest log is factored out (held constant for differentiation); ``s`` is zeroed
+    where it falls below the round-off of its terms, so ``P = Q`` gives exactly 0.
+    """
+    m = jax.lax.stop_gradient(jnp.maximum(jnp.maximum(log_pp, log_qq), log_pq))
     a, b, c = jnp.exp(log_pp - m), jnp.exp(log_qq - m), jnp.exp(log_pq - m)
     s = a + b - 2.0 * c
     noise = 8.0 * jnp.finfo(s.dtype).eps * (a + b)
-    return m + offset, jnp.where(s > noise, s, 0.0)
+    return m, jnp.where(s > noise, s, 0.0)
+
+
+def cs_from_logs(log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array) -> jax.Array:
+    """Cauchy–Schwarz divergence from the three log inner products, clamped at 0."""
+    return jnp.maximum(0.5 * (log_pp + log_qq) - log_pq, 0.0)
+
+
+def _scaled_l2(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array]:
+    """``(m, s)`` with ``L2^2 = exp(m) * s``; ``s`` is zeroed below round-off of its terms."""
+    log_pp, log_qq, log_pq, offset = _l2_parts(p, q)
+    m, s = scaled_l2_from_logs(log_pp, log_qq, log_pq)
+    return m + offset, s
 
 
 def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
@@ -292,4 +308,4 @@ def cauchy_schwarz_divergence(p: GMM, q: GMM) -> jax.Array:
         0.0
     """
     log_pp, log_qq, log_pq, _ = _l2_parts(p, q)
-    return jnp.maximum(0.5 * (log_pp + log_qq) - log_pq, 0.0)
+    return cs_from_logs(log_pp, log_qq, log_pq)
