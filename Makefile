@@ -27,8 +27,8 @@ test: $(STAMP)
 	JAX_ENABLE_X64=1 $(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gmmjax tests benchmarks
-	$(VENV)/bin/ruff format --check gmmjax tests benchmarks
+	$(VENV)/bin/ruff check gmmjax tests benchmarks notebooks/src
+	$(VENV)/bin/ruff format --check gmmjax tests benchmarks notebooks/src
 
 clean:
 	rm -rf $(VENV) gmmjax-demo .pytest_cache .ruff_cache

@@ -30,10 +30,13 @@ def density(g, x):
     return np.sum(w * stats.norm.pdf(x, m, np.sqrt(v)))
 
 
-quad, _ = integrate.quad(lambda x: (density(p, x) - density(q, x)) ** 2, -np.inf, np.inf,
-                         epsabs=1e-14, epsrel=1e-12)
+quad, _ = integrate.quad(
+    lambda x: (density(p, x) - density(q, x)) ** 2, -np.inf, np.inf, epsabs=1e-14, epsrel=1e-12
+)
 closed = float(gj.l2_distance_squared(p, q))
-print(f"closed form {closed:.14f}\nquadrature  {quad:.14f}\nrelative error {abs(closed - quad) / quad:.1e}")
+print(
+    f"closed form {closed:.14f}\nquadrature  {quad:.14f}\nrelative error {abs(closed - quad) / quad:.1e}"
+)
 assert abs(closed - quad) / quad < 1e-8
 
 # %% [markdown]
@@ -48,15 +51,20 @@ plt.plot(x, fp, label="p")
 plt.plot(x, fq, label="q")
 plt.fill_between(x, (fp - fq) ** 2, alpha=0.4, label="$(p-q)^2$")
 plt.legend()
-plt.title(f"L2(P, Q) = {float(gj.l2_distance(p, q)):.5f}");
-
+plt.title(f"L2(P, Q) = {float(gj.l2_distance(p, q)):.5f}")
 # %% [markdown]
 # ## 2-D: closed form vs a fine grid
 
 # %%
 rng = np.random.default_rng(0)
-P = gj.GMM([0.5, 0.3, 0.2], rng.normal(size=(3, 2)), np.stack([np.eye(2), [[0.5, 0.2], [0.2, 0.4]], 0.3 * np.eye(2)]))
-Q = gj.GMM([0.6, 0.4], rng.normal(size=(2, 2)), np.stack([[[1.0, -0.3], [-0.3, 0.7]], 0.6 * np.eye(2)]))
+P = gj.GMM(
+    [0.5, 0.3, 0.2],
+    rng.normal(size=(3, 2)),
+    np.stack([np.eye(2), [[0.5, 0.2], [0.2, 0.4]], 0.3 * np.eye(2)]),
+)
+Q = gj.GMM(
+    [0.6, 0.4], rng.normal(size=(2, 2)), np.stack([[[1.0, -0.3], [-0.3, 0.7]], 0.6 * np.eye(2)])
+)
 axis = np.linspace(-9, 9, 801)
 xx, yy = np.meshgrid(axis, axis, indexing="ij")
 pts = np.stack([xx.ravel(), yy.ravel()], -1)
@@ -80,10 +88,16 @@ P = gj.GMM(np.full(4, 0.25), m, np.full((4, d), 1e-3))
 Q = gj.GMM(np.full(4, 0.25), m + 0.02 * rng.normal(size=(4, d)), np.full((4, d), 1.5e-3))
 P32, Q32 = jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), (P, Q))
 print("L2^2 float32:", float(gj.l2_distance_squared(P32, Q32)))
-print("log L2^2 float32 / float64:", float(gj.log_l2_distance_squared(P32, Q32)),
-      float(gj.log_l2_distance_squared(P, Q)))
-print("CS float32 / float64:", float(gj.cauchy_schwarz_divergence(P32, Q32)),
-      float(gj.cauchy_schwarz_divergence(P, Q)))
+print(
+    "log L2^2 float32 / float64:",
+    float(gj.log_l2_distance_squared(P32, Q32)),
+    float(gj.log_l2_distance_squared(P, Q)),
+)
+print(
+    "CS float32 / float64:",
+    float(gj.cauchy_schwarz_divergence(P32, Q32)),
+    float(gj.cauchy_schwarz_divergence(P, Q)),
+)
 
 # %% [markdown]
 # ## Differentiable and batched
@@ -91,7 +105,9 @@ print("CS float32 / float64:", float(gj.cauchy_schwarz_divergence(P32, Q32)),
 # Every distance is a pure JAX function: gradients and `vmap` over a stacked collection.
 
 # %%
-grad = jax.grad(lambda mu: gj.l2_distance_squared(gj.GMM.univariate([1.0], mu, [1.0]), q))(jnp.array([0.0]))
+grad = jax.grad(lambda mu: gj.l2_distance_squared(gj.GMM.univariate([1.0], mu, [1.0]), q))(
+    jnp.array([0.0])
+)
 print("d L2^2 / d mu =", grad)
 collection = gj.stack([p, q, gj.GMM.univariate([1.0], [0.0], [1.0])])
 print("L2 from each mixture of the collection to q:", gj.l2_distance(collection, q))

@@ -25,7 +25,10 @@ def pdf(g, grid=x):
     return np.asarray(g.prob(grid[:, None]))
 
 
-def quantile_function(g, u, grid=np.linspace(-12, 12, 200_001)):
+QUANTILE_GRID = np.linspace(-12, 12, 200_001)
+
+
+def quantile_function(g, u, grid=QUANTILE_GRID):
     """Inverse CDF of a 1-D mixture, by inverting its CDF on a fine grid."""
     from scipy.stats import norm
 
@@ -40,6 +43,7 @@ u = (np.arange(200_000) + 0.5) / 200_000
 def w2_1d(g0, g1):
     """W2 between 1-D mixtures from quantile functions: (∫ (Q0(u) - Q1(u))^2 du)^1/2."""
     return np.sqrt(np.mean((quantile_function(g0, u) - quantile_function(g1, u)) ** 2))
+
 
 # %% [markdown]
 # ## Fig. 1 — $d$ vs $W_2$
@@ -56,16 +60,15 @@ for delta in deltas:
     d_vals.append(float(gj.mw2_distance(mu0, mu1)))
     w_vals.append(w2_1d(mu0, mu1))
 print(" Δ      d        W2")
-for row in zip(deltas, d_vals, w_vals):
-    print(" %.2f  %.6f  %.6f" % row)
+for row in zip(deltas, d_vals, w_vals, strict=True):
+    print(" {:.2f}  {:.6f}  {:.6f}".format(*row))
 assert np.allclose(d_vals, deltas, atol=1e-9)
 assert np.all(np.array(d_vals) >= np.array(w_vals) - 1e-4)
 plt.plot(deltas, d_vals, label="d")
 plt.plot(deltas, w_vals, label="$W_2$")
 plt.xlabel("Δ")
 plt.legend()
-plt.title("Fig. 1: d vs $W_2$");
-
+plt.title("Fig. 1: d vs $W_2$")
 # %% [markdown]
 # ## Figs. 2–4 — geodesic between 1-D mixtures
 #
@@ -112,8 +115,12 @@ for s, t in ((0.0, 0.3), (0.2, 0.9), (0.5, 1.0)):
 # %%
 import ot
 
-mu0 = gj.GMM([0.5, 0.5], [[-1.0, 0.0], [1.0, 1.0]], [[[0.3, 0.1], [0.1, 0.2]], [[0.2, -0.1], [-0.1, 0.4]]])
-mu1 = gj.GMM([0.5, 0.5], [[0.0, -1.5], [0.5, 1.5]], [[[0.5, 0.0], [0.0, 0.1]], [[0.1, 0.0], [0.0, 0.3]]])
+mu0 = gj.GMM(
+    [0.5, 0.5], [[-1.0, 0.0], [1.0, 1.0]], [[[0.3, 0.1], [0.1, 0.2]], [[0.2, -0.1], [-0.1, 0.4]]]
+)
+mu1 = gj.GMM(
+    [0.5, 0.5], [[0.0, -1.5], [0.5, 1.5]], [[[0.5, 0.0], [0.0, 0.1]], [[0.1, 0.0], [0.0, 0.3]]]
+)
 grid = np.linspace(-3, 3, 120)
 gx, gy = np.meshgrid(grid, grid)
 pts = np.stack([gx.ravel(), gy.ravel()], -1)
@@ -145,14 +152,16 @@ mus = [
     gj.GMM.univariate([0.5, 0.5], [0.4, -0.45], [0.025, 0.021]),
 ]
 fig, axes = plt.subplots(1, 3, figsize=(18, 4))
-for g, c in zip(mus, ("C0", "C1", "C2")):
+for g, c in zip(mus, ("C0", "C1", "C2"), strict=True):
     axes[0].plot(x, pdf(g), color=c)
 axes[0].set_title("Fig. 8: marginals")
 for ax, lam, fig_no in ((axes[1], [1 / 3, 1 / 3, 1 / 3], 9), (axes[2], [0.25, 0.25, 0.5], 10)):
     bary, info = gj.mw2_barycenter(mus, lam, return_info=True)
-    quantiles = sum(l * quantile_function(g, u) for l, g in zip(lam, mus))
+    quantiles = sum(l * quantile_function(g, u) for l, g in zip(lam, mus, strict=True))
     hist, edges = np.histogram(quantiles, bins=400, range=(-1.2, 1.2), density=True)
     ax.plot(0.5 * (edges[1:] + edges[:-1]), hist, color="C1", label="OMT barycenter")
     ax.plot(x, pdf(bary), color="k", label="ours (eq. 19)")
     ax.legend()
-    ax.set_title(f"Fig. {fig_no}: λ = {np.round(lam, 3).tolist()}, eq. 17 objective {float(info.cost):.4f}")
+    ax.set_title(
+        f"Fig. {fig_no}: λ = {np.round(lam, 3).tolist()}, eq. 17 objective {float(info.cost):.4f}"
+    )

@@ -46,11 +46,14 @@ print(f"closed form {exact:.5f}, Monte Carlo {mc:.5f}")
 # but neither bound; `mc` is unbiased.
 
 # %%
-P = gj.GMM([0.5, 0.3, 0.2], [[0.0, 0.0], [2.0, 1.0], [-1.5, 2.0]],
-           [[[1.0, 0.3], [0.3, 0.6]], [[0.5, 0.0], [0.0, 0.8]], [[0.7, -0.2], [-0.2, 0.4]]])
+P = gj.GMM(
+    [0.5, 0.3, 0.2],
+    [[0.0, 0.0], [2.0, 1.0], [-1.5, 2.0]],
+    [[[1.0, 0.3], [0.3, 0.6]], [[0.5, 0.0], [0.0, 0.8]], [[0.7, -0.2], [-0.2, 0.4]]],
+)
 shifts = np.linspace(0.0, 3.0, 7)
 methods = ["lower_bound", "variational", "upper_bound"]
-curves = {m: [] for m in methods + ["mc"]}
+curves = {m: [] for m in [*methods, "mc"]}
 for s in shifts:
     Q = gj.GMM(P.weights, P.means + jnp.array([s, 0.0]), P.covs * 1.3)
     for m in methods:
@@ -60,6 +63,6 @@ for m, values in curves.items():
     plt.plot(shifts, values, "o-" if m != "mc" else "k--", label=m)
 plt.xlabel("shift of Q along x")
 plt.ylabel("KL(P || Q)")
-plt.legend();
-assert all(lo <= mc + 0.02 for lo, mc in zip(curves["lower_bound"], curves["mc"]))
-assert all(hi >= mc - 0.02 for hi, mc in zip(curves["upper_bound"], curves["mc"]))
+plt.legend()
+assert all(lo <= mc + 0.02 for lo, mc in zip(curves["lower_bound"], curves["mc"], strict=True))
+assert all(hi >= mc - 0.02 for hi, mc in zip(curves["upper_bound"], curves["mc"], strict=True))

@@ -22,7 +22,12 @@ import gmmjax as gj
 teacher = gj.GMM(
     [0.4, 0.3, 0.2, 0.1],
     [[-2.0, 0.0], [2.0, 0.5], [0.0, 2.5], [0.5, -2.5]],
-    [[[0.6, 0.2], [0.2, 0.4]], [[0.3, 0.0], [0.0, 0.9]], [[0.5, -0.2], [-0.2, 0.3]], 0.2 * np.eye(2)],
+    [
+        [[0.6, 0.2], [0.2, 0.4]],
+        [[0.3, 0.0], [0.0, 0.9]],
+        [[0.5, -0.2], [-0.2, 0.3]],
+        0.2 * np.eye(2),
+    ],
 )
 
 # %%
@@ -71,7 +76,7 @@ axis = np.linspace(-4, 4, 150)
 xx, yy = np.meshgrid(axis, axis)
 pts = np.stack([xx.ravel(), yy.ravel()], -1)
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
-for ax, (name, (gmm, history)) in zip(axes, fits.items()):
+for ax, (name, (gmm, history)) in zip(axes[:-1], fits.items(), strict=True):
     ax.contour(xx, yy, np.asarray(teacher.prob(pts)).reshape(xx.shape), colors="k", alpha=0.4)
     ax.contour(xx, yy, np.asarray(gmm.prob(pts)).reshape(xx.shape), cmap="viridis")
     ax.set_title(name)
@@ -79,6 +84,8 @@ for ax, (name, (gmm, history)) in zip(axes, fits.items()):
 axes[3].set_title("loss - min")
 axes[3].legend()
 for name, (gmm, _) in fits.items():
-    print(f"{name:<24} L2 to teacher {float(gj.l2_distance(gmm, teacher)):.4f}  "
-          f"CS {float(gj.cauchy_schwarz_divergence(gmm, teacher)):.4f}  "
-          f"d {float(gj.mw2_distance(gmm, teacher)):.4f}")
+    print(
+        f"{name:<24} L2 to teacher {float(gj.l2_distance(gmm, teacher)):.4f}  "
+        f"CS {float(gj.cauchy_schwarz_divergence(gmm, teacher)):.4f}  "
+        f"d {float(gj.mw2_distance(gmm, teacher)):.4f}"
+    )

@@ -34,6 +34,7 @@ print(images.shape, np.bincount(labels))
 # 64 → 128 → 2 → 128 → 64 with `tanh` hidden layers and a sigmoid output, trained on the binary
 # cross-entropy of the pixels by Adam, full batch, in one `lax.scan`.
 
+
 # %%
 def init_layer(key, n_in, n_out):
     return {"w": jax.random.normal(key, (n_in, n_out)) * np.sqrt(1.0 / n_in), "b": jnp.zeros(n_out)}
@@ -81,15 +82,16 @@ def train(p, x):
 
 start = time.perf_counter()
 params, history = train(init_params(jax.random.key(0)), jnp.asarray(images))
-print(f"trained in {time.perf_counter() - start:.1f} s; reconstruction BCE {float(history[-1]):.4f}")
+print(
+    f"trained in {time.perf_counter() - start:.1f} s; reconstruction BCE {float(history[-1]):.4f}"
+)
 latent = np.asarray(encode(params, jnp.asarray(images)))
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 5))
 sc = ax.scatter(latent[:, 0], latent[:, 1], c=labels, cmap="tab10", s=5)
 fig.colorbar(sc, ax=ax, label="digit")
-ax.set_title("2-D latent codes");
-
+ax.set_title("2-D latent codes")
 # %% [markdown]
 # ## One fixed-basis mixture per class
 #
@@ -106,10 +108,12 @@ for c in range(10):
     z = latent[labels == c][:per_class]
     basis = gmmjax.grid_basis(z, 10, 1.5)
     class_gmms[c] = gmmjax.fit_weights(basis, z, steps=150).gmm
-print(f"10 class mixtures of {class_gmms[0].n_components} components in {time.perf_counter() - start:.1f} s")
+print(
+    f"10 class mixtures of {class_gmms[0].n_components} components in {time.perf_counter() - start:.1f} s"
+)
 
 fig, axes = plt.subplots(2, 5, figsize=(13, 5))
-for c, ax in zip(range(10), axes.ravel()):
+for c, ax in zip(range(10), axes.ravel(), strict=True):
     z = latent[labels == c]
     g = class_gmms[c]
     lo, hi = z.min(0) - 0.5, z.max(0) + 0.5
@@ -152,7 +156,9 @@ for i, (a, b) in enumerate(pairs):
     mixed = 0.5 * (za + zb)
     imgs = np.asarray(jax.nn.sigmoid(decode_logits(params, mixed))).reshape(4, 8, 8)
     for j in range(4):
-        axes[i, j].imshow(np.asarray(jax.nn.sigmoid(decode_logits(params, za[j]))).reshape(8, 8), cmap="gray_r")
+        axes[i, j].imshow(
+            np.asarray(jax.nn.sigmoid(decode_logits(params, za[j]))).reshape(8, 8), cmap="gray_r"
+        )
         axes[i, 4 + j].imshow(imgs[j], cmap="gray_r")
     for ax in axes[i]:
         ax.axis("off")
