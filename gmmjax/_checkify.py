@@ -27,7 +27,7 @@ import numpy as np
 from jax.experimental import checkify
 
 from gmmjax._checks import is_concrete
-from gmmjax._linalg import eigh
+from gmmjax._linalg import eigvalsh
 from gmmjax._mixture import GMM, Gaussian, _weight_tolerance
 
 __all__ = ["checked", "validate"]
@@ -66,7 +66,7 @@ def _check_covariances(name: str, covs: jax.Array, diagonal: bool) -> None:
         v=jnp.max(asym),
     )
     sym = 0.5 * (covs + jnp.swapaxes(covs, -1, -2))
-    eig_min = eigh(sym)[0][..., 0]
+    eig_min = eigvalsh(sym)[..., 0]
     checkify.check(
         jnp.all(eig_min >= -rtol * scale),
         f"{name} is not positive semi-definite (smallest eigenvalue {{v}})",

@@ -41,6 +41,7 @@ __all__ = [
     "WORK_BUDGETS",
     "cholesky_and_inverse",
     "eigh",
+    "eigvalsh",
     "logdet_and_mahalanobis",
     "pinv",
     "singular_values",
@@ -109,6 +110,11 @@ def _eigh(s: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jnp.linalg.eigh(s)
 
 
+def _eigvalsh(s: jax.Array) -> jax.Array:
+    """Eigenvalues (ascending) of symmetric ``(..., d, d)`` matrices, without eigenvectors."""
+    return jnp.linalg.eigvalsh(s)
+
+
 def _singular_values(m: jax.Array) -> jax.Array:
     """Singular values of ``(..., d, d)`` matrices."""
     return jnp.linalg.svd(m, compute_uv=False)
@@ -141,6 +147,7 @@ def _solve(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 eigh = _lapack_safe(_eigh, "syevd")
+eigvalsh = _lapack_safe(_eigvalsh, "syevd")
 solve = _lapack_safe(_solve, "getrf", "trsm")
 singular_values = _lapack_safe(_singular_values, "gesdd")
 svd = _lapack_safe(_svd, "gesdd")

@@ -19,7 +19,7 @@ checked) to get the eager errors.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import jax
@@ -591,15 +591,18 @@ def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
 
 
 def single_gmms(gmms: Any, name: str = "gmms") -> list[GMM]:
-    """Check a non-empty sequence of unbatched GMMs of one dimension and return it as a list.
+    """Check a non-empty collection (any iterable) of unbatched GMMs of one dimension.
+
+    Returns:
+        The GMMs as a list.
 
     Raises:
-        ValueError: an empty or non-sequence argument, a batched GMM, or mixed dimensions.
+        ValueError: an empty or non-iterable argument, a batched GMM, or mixed dimensions.
         TypeError: an item that is not a GMM.
     """
-    if not isinstance(gmms, Sequence) or isinstance(gmms, str) or not gmms:
+    out = [] if isinstance(gmms, (str, GMM)) or not isinstance(gmms, Iterable) else list(gmms)
+    if not out:
         raise ValueError(f"{name} must be a non-empty sequence of GMMs; got {gmms!r:.60}")
-    out = list(gmms)
     for i, g in enumerate(out):
         if not isinstance(g, GMM):
             raise TypeError(f"{name}[{i}] must be a GMM; got {type(g).__name__}")
