@@ -22,13 +22,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-from gmmjax._checks import is_concrete
-from gmmjax._linalg import eigvalsh
-from gmmjax._mixture import GMM, Gaussian, _weight_tolerance
+from gmmjax._src.core import rules
+from gmmjax._src.core.checks import is_concrete
+from gmmjax._src.core.mixture import GMM, Gaussian
 
 __all__ = ["checked", "validate"]
 
@@ -47,51 +46,17 @@ def _eager(obj: T) -> T:
     return obj
 
 
-def _check_finite(name: str, x: jax.Array) -> None:
-    checkify.check(jnp.all(jnp.isfinite(x)), f"{name} must be finite; it holds NaN or inf")
-
-
-def _check_covariances(name: str, covs: jax.Array, diagonal: bool) -> None:
-    _check_finite(name, covs)
-    if diagonal:
-        low = jnp.min(covs)
-        checkify.check(low >= 0, f"diagonal {name} (variances) must be >= 0; got min {{v}}", v=low)
-        return
-    rtol = float(np.sqrt(jnp.finfo(covs.dtype).eps))
-    scale = jnp.max(jnp.abs(covs), axis=(-2, -1)) + jnp.finfo(covs.dtype).tiny
-    asym = jnp.max(jnp.abs(covs - jnp.swapaxes(covs, -1, -2)), axis=(-2, -1))
-    checkify.check(
-        jnp.all(asym <= rtol * scale),
-        f"{name} is not symmetric (max |C - C^T| = {{v}})",
-        v=jnp.max(asym),
-    )
-    sym = 0.5 * (covs + jnp.swapaxes(covs, -1, -2))
-    eig_min = eigvalsh(sym)[..., 0]
-    checkify.check(
-        jnp.all(eig_min >= -rtol * scale),
-        f"{name} is not positive semi-definite (smallest eigenvalue {{v}})",
-        v=jnp.min(eig_min),
-    )
-
-
 def _traced(obj: T, name: str) -> T:
+    """The constructor's rules (:mod:`gmmjax._src.core.rules`) as checkify checks."""
     if isinstance(obj, Gaussian):
-        _check_finite(f"{name}.mean", obj.mean)
-        _check_covariances(f"{name}.cov", obj.cov, obj.is_diagonal)
-        return obj
-    w = obj.weights
-    _check_finite(f"{name}.weights", w)
-    checkify.check(jnp.all(w >= 0), f"{name}.weights must be >= 0; got min {{v}}", v=jnp.min(w))
-    error = jnp.abs(jnp.sum(w, axis=-1) - 1.0)
-    tol = _weight_tolerance(w.dtype, obj.n_components)
-    checkify.check(
-        jnp.all(error <= tol),
-        f"{name}.weights must sum to 1 (tolerance {tol:.1e}); off by {{v}}. Normalise them "
-        "(GMM(..., normalize=True) or GMM.from_logits)",
-        v=jnp.max(error),
-    )
-    _check_finite(f"{name}.means", obj.means)
-    _check_covariances(f"{name}.covs", obj.covs, obj.is_diagonal)
+        fields = {"mean": (obj.mean, (rules.FINITE,))}
+        fields["cov"] = (obj.cov, rules.covariance_rules(obj.is_diagonal))
+    else:
+        fields = {"weights": (obj.weights, rules.weight_rules(obj.weights))}
+        fields["means"] = (obj.means, (rules.FINITE,))
+        fields["covs"] = (obj.covs, rules.covariance_rules(obj.is_diagonal))
+    for field, (x, field_rules) in fields.items():
+        rules.check_traced(f"{name}.{field}", x, field_rules)
     return obj
 
 
@@ -173,7 +138,7 @@ def checked(
         >>> cs(p, bad)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        jax._src.checkify.JaxRuntimeError: diagonal q.covs (variances) must be >= 0; got min -1.0...
+        jax._src.checkify.JaxRuntimeError: diagonal q.covs (variances) must be >= 0; q.covs[(0, 0)] = -1.0...
     """
     try:
         signature: inspect.Signature | None = inspect.signature(fn)

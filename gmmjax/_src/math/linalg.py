@@ -24,7 +24,8 @@ our distances cannot bring the split back. Other backends call LAPACK (or cuSOLV
 
 The decompositions here are used for their values only: every caller differentiates through a
 ``custom_jvp`` whose tangent part is made of matrix products (``cholesky_and_inverse`` below,
-``sqrtm_psd`` / ``nuclear_norm`` / ``polar_factor`` in :mod:`gmmjax._bures`), so reverse mode
+``sqrtm_psd`` / ``nuclear_norm`` / ``polar_factor`` in
+:mod:`gmmjax._src.math.matfuncs`), so reverse mode
 never differentiates a LAPACK call either.
 """
 
@@ -36,6 +37,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from gmmjax._src.math.numerics import matrix_transpose, symmetrize
 
 __all__ = [
     "WORK_BUDGETS",
@@ -155,10 +158,6 @@ _safe_chol_inv = _lapack_safe(_chol_inv, "potrf", "trsm")
 _safe_logdet_maha = _lapack_safe(_logdet_maha, "potrf", "trsm")
 
 
-def _mT(x: jax.Array) -> jax.Array:
-    return jnp.swapaxes(x, -1, -2)
-
-
 @jax.custom_jvp
 def cholesky_and_inverse(s: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Cholesky factor :math:`L` (lower, :math:`S = LL^T`) and :math:`L^{-1}` of SPD matrices.
@@ -177,14 +176,14 @@ def cholesky_and_inverse(s: jax.Array) -> tuple[jax.Array, jax.Array]:
         >>> chol.tolist(), (inv @ chol).round(6).tolist()
         ([[2.0, 0.0], [1.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]])
     """
-    return _safe_chol_inv(0.5 * (s + _mT(s)))
+    return _safe_chol_inv(symmetrize(s))
 
 
 @cholesky_and_inverse.defjvp
 def _cholesky_and_inverse_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     (s,), (ds,) = primals, tangents
     chol, inv = cholesky_and_inverse(s)
-    x = inv @ (0.5 * (ds + _mT(ds))) @ _mT(inv)
+    x = inv @ symmetrize(ds) @ matrix_transpose(inv)
     d = s.shape[-1]
     lower = jnp.tril(jnp.ones((d, d), dtype=bool), -1)
     phi = jnp.where(lower, x, 0.0) + 0.5 * jnp.eye(d, dtype=s.dtype) * x
@@ -206,7 +205,7 @@ def pinv(a: jax.Array) -> jax.Array:
     u, s, vt = svd(a)
     cutoff = 10.0 * a.shape[-1] * jnp.finfo(a.dtype).eps * jnp.max(s, axis=-1, keepdims=True)
     s_inv = jnp.where(s > cutoff, 1.0 / jnp.where(s > cutoff, s, 1.0), 0.0)
-    return (_mT(vt) * s_inv[..., None, :]) @ _mT(u)
+    return (matrix_transpose(vt) * s_inv[..., None, :]) @ matrix_transpose(u)
 
 
 @pinv.defjvp
@@ -215,8 +214,8 @@ def _pinv_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     p = pinv(a)
     eye = jnp.eye(a.shape[-1], dtype=a.dtype)
     dp = -p @ da @ p
-    dp = dp + p @ _mT(p) @ _mT(da) @ (eye - a @ p)
-    dp = dp + (eye - p @ a) @ _mT(da) @ _mT(p) @ p
+    dp = dp + p @ matrix_transpose(p) @ matrix_transpose(da) @ (eye - a @ p)
+    dp = dp + (eye - p @ a) @ matrix_transpose(da) @ matrix_transpose(p) @ p
     return p, dp
 
 
@@ -236,7 +235,7 @@ def logdet_and_mahalanobis(s: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.A
         >>> round(float(jnp.exp(logdet)), 4), round(float(maha), 4)
         (4.0, 1.25)
     """
-    return _safe_logdet_maha(0.5 * (s + _mT(s)), r)
+    return _safe_logdet_maha(symmetrize(s), r)
 
 
 @logdet_and_mahalanobis.defjvp
@@ -246,7 +245,7 @@ def _logdet_and_mahalanobis_jvp(primals: tuple, tangents: tuple) -> Any:
     z = jnp.einsum("...ij,...j->...i", inv, r)  # L^{-1} r
     u = jnp.einsum("...ji,...j->...i", inv, z)  # S^{-1} r
     logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-    ds = 0.5 * (ds + _mT(ds))
+    ds = symmetrize(ds)
     dlogdet = jnp.sum(inv * (inv @ ds), axis=(-2, -1))  # tr(L^{-1} dS L^{-T})
     dmaha = 2.0 * jnp.sum(u * dr, axis=-1) - jnp.einsum("...i,...ij,...j->...", u, ds, u)
     return (logdet, jnp.sum(z**2, axis=-1)), (dlogdet, dmaha)

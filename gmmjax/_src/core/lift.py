@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+__all__ = ["map_pairs"]
 
 
 def _broadcast_batch(obj: Any, batch_shape: tuple[int, ...]) -> Any:
@@ -41,13 +42,3 @@ def map_pairs(kernel: Callable[..., Any], p: Any, q: Any) -> Any:
     for _ in shape:
         fn = jax.vmap(fn, in_axes=(axes_p, axes_q))
     return fn(p, q)
-
-
-def pairwise_kernel(kernel: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: ``kernel(p, q, **kw)`` for single distributions -> broadcasting function."""
-
-    @functools.wraps(kernel)
-    def lifted(p: Any, q: Any, *args: Any, **kwargs: Any) -> Any:
-        return map_pairs(lambda a, b: kernel(a, b, *args, **kwargs), p, q)
-
-    return lifted

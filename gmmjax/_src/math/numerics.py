@@ -1,4 +1,8 @@
-"""Numerical building blocks shared by the kernels."""
+"""Small numerical building blocks: constants, a weighted log-sum-exp, a safe square root.
+
+Each exists because the obvious JAX expression has the wrong derivative somewhere the
+library needs the right one (a zero weight, a zero distance).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["weighted_logsumexp"]
+__all__ = ["LOG_2PI", "matrix_transpose", "safe_sqrt", "symmetrize", "weighted_logsumexp"]
+
+#: :math:`\log 2\pi`, the constant of every Gaussian log density.
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def matrix_transpose(x: jax.Array) -> jax.Array:
+    """Swap the last two axes of ``(..., m, n)`` arrays."""
+    return jnp.swapaxes(x, -1, -2)
+
+
+def symmetrize(x: jax.Array) -> jax.Array:
+    """:math:`(X + X^T)/2` over the last two axes."""
+    return 0.5 * (x + matrix_transpose(x))
 
 
 def weighted_logsumexp(a: jax.Array, w: jax.Array, axis: int | tuple[int, ...] | None = None):
@@ -42,3 +59,26 @@ def weighted_logsumexp(a: jax.Array, w: jax.Array, axis: int | tuple[int, ...] |
     if axis is None:
         return out.reshape(())
     return jnp.squeeze(out, axis=axis)
+
+
+@jax.custom_jvp
+def safe_sqrt(x: jax.Array) -> jax.Array:
+    """:math:`\\sqrt{\\max(x, 0)}` whose derivative at 0 is 0 (the subgradient of a norm at 0).
+
+    Distances are square roots of squared distances that reach 0 at ``P = Q``; there the plain
+    square root has an infinite derivative (NaN after the chain rule).
+
+    Example:
+        >>> float(jax.grad(safe_sqrt)(0.0)), float(jax.grad(safe_sqrt)(4.0))
+        (0.0, 0.25)
+    """
+    return jnp.sqrt(jnp.maximum(x, 0.0))
+
+
+@safe_sqrt.defjvp
+def _safe_sqrt_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]):
+    (x,), (dx,) = primals, tangents
+    y = safe_sqrt(x)
+    positive = y > 0
+    slope = jnp.where(positive, 0.5 / jnp.where(positive, y, 1.0), 0.0)
+    return y, slope * dx

@@ -1,0 +1,58 @@
+"""Conversion to and from scikit-learn's ``GaussianMixture`` (an optional dependency).
+
+scikit-learn is imported only by :func:`sklearn_estimator`, and only when it is called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["sklearn_estimator", "sklearn_parameters"]
+
+
+def sklearn_parameters(estimator: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(weights, means, covs)`` of a fitted ``sklearn.mixture.GaussianMixture``.
+
+    ``full`` and ``tied`` covariances become full ``(K, d, d)``; ``diag`` and ``spherical``
+    become diagonal ``(K, d)``.
+
+    Raises:
+        ValueError: for an unknown ``covariance_type``.
+    """
+    kind = estimator.covariance_type
+    means = np.asarray(estimator.means_)
+    k, d = means.shape
+    cov = np.asarray(estimator.covariances_)
+    if kind in ("full", "diag"):
+        covs = cov
+    elif kind == "tied":
+        covs = np.broadcast_to(cov, (k, d, d))
+    elif kind == "spherical":
+        covs = np.broadcast_to(cov[:, None], (k, d))
+    else:
+        raise ValueError(f"unsupported sklearn covariance_type {kind!r}")
+    return np.asarray(estimator.weights_), means, np.array(covs)
+
+
+def sklearn_estimator(weights: Any, means: Any, covs: Any) -> Any:
+    """A ``GaussianMixture`` holding one mixture's parameters, ready for ``score_samples``."""
+    from sklearn.mixture import GaussianMixture
+
+    weights = np.asarray(weights, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    covs = np.asarray(covs, dtype=np.float64)
+    diagonal = covs.ndim == means.ndim
+    est = GaussianMixture(n_components=len(weights), covariance_type="diag" if diagonal else "full")
+    est.weights_, est.means_, est.covariances_ = weights, means, covs
+    if diagonal:
+        est.precisions_cholesky_ = 1.0 / np.sqrt(covs)
+        est.precisions_ = 1.0 / covs
+    else:
+        inv_chol = np.linalg.inv(np.linalg.cholesky(covs))
+        est.precisions_cholesky_ = np.swapaxes(inv_chol, -1, -2)
+        est.precisions_ = np.swapaxes(inv_chol, -1, -2) @ inv_chol
+    est.converged_, est.n_iter_, est.lower_bound_ = True, 0, -np.inf
+    est.n_features_in_ = means.shape[-1]
+    return est
