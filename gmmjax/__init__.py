@@ -3,31 +3,33 @@
 Closed-form distances between mixtures (L2, Cauchy–Schwarz, KL), optimal transport between
 mixtures, and a fixed-basis density learner. Every function is a pure JAX function: jit-able,
 vmap-able and differentiable. Importing gmmjax disables XLA's concurrency-optimised CPU
-scheduler when no JAX backend has started yet (see ``gmmjax._xla_flags``; opt out with
+scheduler when no JAX backend has started yet (see ``gmmjax._src.xla_flags``; opt out with
 ``GMMJAX_KEEP_XLA_FLAGS=1``).
 """
 
-from gmmjax._xla_flags import disable_cpu_concurrency_scheduler as _guard
+from gmmjax._src.xla_flags import disable_cpu_concurrency_scheduler as _guard
 
 _guard()
 
 # ruff: noqa: E402
-from gmmjax._barycenter import mw2_barycenter
-from gmmjax._batch import PAIRWISE_METRICS, paired_distances, pairwise_distances
-from gmmjax._bures import (
+from gmmjax._src.core.mixture import GMM, Gaussian
+from gmmjax._src.core.stacking import stack
+from gmmjax._src.core.validation import checked, validate
+from gmmjax._src.distances.barycenter import mw2_barycenter
+from gmmjax._src.distances.collections import (
+    PAIRWISE_METRICS,
+    paired_distances,
+    pairwise_distances,
+)
+from gmmjax._src.distances.gaussian import (
     bures_cost_matrix,
     gaussian_barycenter,
     gaussian_interpolate,
     gaussian_transport_map,
     w2_gaussian,
 )
-from gmmjax._checkify import checked, validate
-from gmmjax._dil import density_information_loss, empirical_density_information_loss
-from gmmjax._grid import grid_basis
-from gmmjax._kl import KL_METHODS, gaussian_entropy, kl_divergence, kl_gaussian
-from gmmjax._learner import FitResult, fit_weights
-from gmmjax._mixture import GMM, Gaussian, stack
-from gmmjax._overlap import (
+from gmmjax._src.distances.kl import KL_METHODS, gaussian_entropy, kl_divergence, kl_gaussian
+from gmmjax._src.distances.l2 import (
     cauchy_schwarz_divergence,
     gaussian_overlap,
     inner_product,
@@ -37,8 +39,16 @@ from gmmjax._overlap import (
     log_inner_product,
     log_l2_distance_squared,
 )
-from gmmjax._paper import paper_algorithm1, paper_algorithm2
-from gmmjax._transport import geodesic, mw2_distance, mw2_plan
+from gmmjax._src.distances.transport import geodesic, mw2_distance, mw2_plan
+from gmmjax._src.learner.dil import (
+    density_information_loss,
+    dil_from_cdfs,
+    empirical_density_information_loss,
+)
+from gmmjax._src.learner.fit import FitResult, fit_weights
+from gmmjax._src.learner.grid import grid_basis
+from gmmjax._src.learner.paper import paper_algorithm1, paper_algorithm2
+from gmmjax._src.ot.result import OTResult
 
 __version__ = "0.1.0"
 
@@ -48,10 +58,12 @@ __all__ = [
     "PAIRWISE_METRICS",
     "FitResult",
     "Gaussian",
+    "OTResult",
     "bures_cost_matrix",
     "cauchy_schwarz_divergence",
     "checked",
     "density_information_loss",
+    "dil_from_cdfs",
     "empirical_density_information_loss",
     "fit_weights",
     "gaussian_barycenter",

@@ -121,7 +121,7 @@ def _distance_value(p: Any, q: Any, metric: str, solver: str, epsilon: float | N
 
 
 def _cmd_distance(args: argparse.Namespace) -> int:
-    from gmmjax._io import load_gmm
+    from gmmjax._src.app.io import load_gmm
 
     if args.epsilon is not None and args.epsilon <= 0:
         _fail(f"--epsilon must be > 0; got {args.epsilon}")
@@ -138,7 +138,7 @@ def _cmd_distance(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- fit
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from gmmjax._io import load_data, save_gmm
+    from gmmjax._src.app.io import load_data, save_gmm
 
     if args.components < 1:
         _fail(f"--components must be >= 1; got {args.components}")
@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    from gmmjax._io import InputError
+    from gmmjax._src.app.io import InputError
 
     args = build_parser().parse_args(argv)
     try:

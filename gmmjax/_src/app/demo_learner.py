@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._dil import density_information_loss
-from gmmjax._grid import grid_basis
-from gmmjax._learner import fit_weights
-from gmmjax._paper import paper_algorithm1, paper_algorithm2
-from gmmjax._targets import MIXED, RandomTarget
+from gmmjax._src.learner.dil import density_information_loss
+from gmmjax._src.learner.grid import grid_basis
+from gmmjax._src.learner.fit import fit_weights
+from gmmjax._src.learner.paper import paper_algorithm1, paper_algorithm2
+from gmmjax._src.learner.targets import MIXED, RandomTarget
 
 __all__ = ["run"]
 

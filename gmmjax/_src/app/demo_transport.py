@@ -18,9 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from gmmjax._barycenter import mw2_barycenter
-from gmmjax._mixture import GMM, stack
-from gmmjax._transport import geodesic, mw2_distance
+from gmmjax._src.distances.barycenter import mw2_barycenter
+from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.stacking import stack
+from gmmjax._src.distances.transport import geodesic, mw2_distance
 
 __all__ = ["run"]
 

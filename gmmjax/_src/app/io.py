@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from gmmjax._mixture import GMM
+from gmmjax._src.core.mixture import GMM
 
 FORMAT_TAG = "gmmjax.gmm/1"
 

@@ -53,3 +53,13 @@ def check_same_dim(p: Any, q: Any, names: tuple[str, str] = ("p", "q")) -> None:
         raise ValueError(
             f"dimension mismatch: {names[0]} has dim {p.dim} but {names[1]} has dim {q.dim}"
         )
+
+
+
+def check_simplex(name: str, weights: Any) -> None:
+    """Raise a ``ValueError`` when concrete ``weights`` are not a probability vector."""
+    if not is_concrete(weights):
+        return
+    w = np.asarray(weights, dtype=np.float64)
+    if np.any(~np.isfinite(w)) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-5:
+        raise ValueError(f"{name} must be a probability vector (>= 0, sum 1); got {w.tolist()}")

@@ -29,15 +29,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._bures import (
-    _bary_cov,
-    _bures_matrix_single,
-    _check_simplex,
-    safe_sqrt,
-)
-from gmmjax._checks import check_choice, check_positive
-from gmmjax._lp import default_threshold
-from gmmjax._mixture import GMM, single_gmms
+from gmmjax._src.core.checks import check_simplex
+from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.stacking import single_gmms
+from gmmjax._src.distances.transport import mw2_distance
+from gmmjax._src.kernels.bures import bures_cost
+from gmmjax._src.kernels.gaussian_barycenter import barycenter_covariance
+from gmmjax._src.math.numerics import safe_sqrt
+from gmmjax._src.ot.solvers import get_solver
 
 __all__ = ["BarycenterInfo", "mw2_barycenter"]
 
@@ -49,8 +48,8 @@ class BarycenterInfo(NamedTuple):
     """Report of :func:`mw2_barycenter`.
 
     Attributes:
-        cost: the objective of eq. 17, :math:`\\sum_k\\lambda_k d(\\mu,\\mu_k)^2` (for
-            ``"sinkhorn"``: evaluated at the returned mixture with the exact ``d``).
+        cost: the objective of eq. 17, :math:`\\sum_k\\lambda_k d(\\mu,\\mu_k)^2`, evaluated
+            at the returned mixture with the exact ``d`` (differentiable).
         converged: the LP reached optimality / Sinkhorn reached its threshold.
         n_iters: Sinkhorn iterations (``-1`` for the LP, which does not report them).
     """
@@ -58,109 +57,6 @@ class BarycenterInfo(NamedTuple):
     cost: jax.Array
     converged: jax.Array
     n_iters: jax.Array
-
-
-# --------------------------------------------------------------------------- LP (eq. 19)
-def _lp19_numpy(costs: list[np.ndarray], marginals: list[np.ndarray], lam: np.ndarray) -> tuple:
-    """Solve eq. 19 for one problem; returns (p, objective, success)."""
-    from scipy import sparse
-    from scipy.optimize import linprog
-
-    n = costs[0].shape[0]
-    sizes = [c.shape[1] for c in costs]
-    offsets = np.cumsum([0] + [n * s for s in sizes])
-    n_var = int(offsets[-1])
-    objective = np.concatenate([lk * c.ravel() for lk, c in zip(lam, costs, strict=True)])
-    rows, cols, vals, rhs = [], [], [], []
-    row = 0
-    for k, s in enumerate(sizes):  # (19b) column sums of pi_k equal p_k
-        for j in range(s):
-            rows += [row] * n
-            cols += list(offsets[k] + np.arange(n) * s + j)
-            vals += [1.0] * n
-            rhs.append(marginals[k][j])
-            row += 1
-    for k in range(1, len(sizes)):  # (19c) row sums of pi_k equal those of pi_1
-        for i in range(n):
-            rows += [row] * (sizes[0] + sizes[k])
-            cols += list(offsets[0] + i * sizes[0] + np.arange(sizes[0]))
-            cols += list(offsets[k] + i * sizes[k] + np.arange(sizes[k]))
-            vals += [1.0] * sizes[0] + [-1.0] * sizes[k]
-            rhs.append(0.0)
-            row += 1
-    a_eq = sparse.csr_matrix((vals, (rows, cols)), shape=(row, n_var))
-    res = linprog(
-        objective,
-        A_eq=a_eq,
-        b_eq=np.asarray(rhs),
-        bounds=(0, None),
-        method="highs-ds",
-        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
-    )
-    if res.status != 0:
-        return np.full(n, np.nan), np.nan, False
-    x = np.maximum(res.x, 0.0)
-    p = x[: offsets[1]].reshape(n, sizes[0]).sum(axis=1)
-    return p / p.sum(), float(objective @ x), True
-
-
-def _lp19(costs: list[jax.Array], marginals: list[jax.Array], lam: jax.Array) -> tuple:
-    dtype = costs[0].dtype
-    n = costs[0].shape[-2]
-    batch = costs[0].shape[:-2]
-    shapes = (
-        jax.ShapeDtypeStruct((*batch, n), dtype),
-        jax.ShapeDtypeStruct(batch, dtype),
-        jax.ShapeDtypeStruct(batch, jnp.bool_),
-    )
-    n_meas = len(costs)
-
-    def host(*args: Any) -> tuple:
-        cs = [np.asarray(c, np.float64) for c in args[:n_meas]]
-        ms = [np.asarray(m, np.float64) for m in args[n_meas : 2 * n_meas]]
-        lam_ = np.asarray(args[-1], np.float64)
-        bshape = cs[0].shape[:-2]
-        p = np.zeros((*bshape, n))
-        obj = np.zeros(bshape)
-        ok = np.zeros(bshape, dtype=bool)
-        for idx in np.ndindex(*bshape):
-            p[idx], obj[idx], ok[idx] = _lp19_numpy(
-                [c[idx] for c in cs], [m[idx] / m[idx].sum() for m in ms], lam_[idx]
-            )
-        return p.astype(dtype), obj.astype(dtype), ok
-
-    return jax.pure_callback(host, shapes, *costs, *marginals, lam, vmap_method="broadcast_all")
-
-
-# --------------------------------------------------------------------------- Sinkhorn
-def _sinkhorn_fixed(
-    costs: list[jax.Array],
-    marginals: list[jax.Array],
-    lam: jax.Array,
-    epsilon: float | None,
-    max_iter: int,
-) -> tuple:
-    from ott.geometry import geometry
-    from ott.problems.linear import barycenter_problem
-    from ott.solvers.linear import discrete_barycenter
-
-    sizes = [c.shape[1] for c in costs]
-    offsets = np.cumsum([0, *sizes])
-    cost_all = jnp.concatenate([c.T for c in costs], axis=0)  # (sum N_k, N)
-    hist = jnp.zeros((len(costs), int(offsets[-1])), cost_all.dtype)
-    for k, m in enumerate(marginals):
-        hist = hist.at[k, offsets[k] : offsets[k + 1]].set(m)
-    geom = geometry.Geometry(cost_matrix=cost_all, epsilon=epsilon)
-    problem = barycenter_problem.FixedBarycenterProblem(geom, hist, lam)
-    threshold = default_threshold(cost_all.dtype)
-    solver = discrete_barycenter.FixedBarycenter(threshold=threshold, max_iterations=max_iter)
-    out = solver(problem)
-    p = out.histogram
-    errors = out.errors.reshape(-1)
-    done = errors >= 0
-    last = jnp.where(jnp.any(done), errors[jnp.maximum(jnp.sum(done) - 1, 0)], jnp.inf)
-    n_iters = (jnp.sum(done) * solver.inner_iterations).astype(jnp.int32)
-    return p / jnp.sum(p), last < threshold, n_iters
 
 
 # --------------------------------------------------------------------------- driver
@@ -188,7 +84,9 @@ def _candidates(gmms: list[GMM], lam: jax.Array, tol: float, max_iter: int) -> G
         sd = jnp.einsum("l,nl...->n...", lam, sds)
         return GMM._unchecked(jnp.zeros(len(grid), mean.dtype), mean, sd**2)
     covs = jnp.stack([g.full_covs()[grid[:, k]] for k, g in enumerate(gmms)], axis=1)
-    cov, _ = jax.vmap(lambda c: _bary_cov(c, lam, "alvarez-esteban", tol, max_iter))(covs)
+    cov, _ = jax.vmap(lambda c: barycenter_covariance(c, lam, "alvarez-esteban", tol, max_iter))(
+        covs
+    )
     return GMM._unchecked(jnp.zeros(len(grid), mean.dtype), mean, cov)
 
 
@@ -255,52 +153,41 @@ def mw2_barycenter(
         (1.0, 4.0)
     """
     gmms = _as_list(gmms)
-    check_choice("solver", solver, ("exact", "sinkhorn"))
-    check_positive("epsilon", epsilon)
-    if solver == "exact" and epsilon is not None:
-        raise ValueError('epsilon is only used by solver="sinkhorn"; leave it None for "exact"')
+    ot_solver = get_solver(solver, epsilon, max_iter)
     dtype = jnp.result_type(*[g.means for g in gmms])
     lam = jnp.asarray(weights, dtype)
     if lam.shape != (len(gmms),):
         raise ValueError(f"weights must have shape ({len(gmms)},); got {lam.shape}")
-    _check_simplex("weights", lam)
+    check_simplex("weights", lam)
     gmms, support = _common_kind(gmms, support)
-    if support is None:
-        n = int(np.prod([g.n_components for g in gmms]))
-        if n > max_candidates:
-            counts = " * ".join(str(g.n_components) for g in gmms)
-            raise ValueError(
-                f"the free-support barycenter has N = {counts}"
-                f" = {n} candidate components, more than max_candidates={max_candidates}; pass "
-                "a fixed `support` GMM (optionally with solver='sinkhorn'), or raise "
-                "max_candidates"
-            )
-        tol = 100.0 * float(jnp.finfo(dtype).eps)
-        support = _candidates(gmms, jax.lax.stop_gradient(lam), tol, 100)
-    else:
+    support = _support(gmms, lam, support, max_candidates)
+    costs = [bures_cost(support, g) for g in gmms]
+    marginals = [g.weights for g in gmms]
+    p, _, ok, n_iters = ot_solver.fixed_barycenter(costs, marginals, jax.lax.stop_gradient(lam))
+    out = GMM._unchecked(p.astype(dtype), support.means, support.covs)
+    if not return_info:
+        return out
+    # The objective of eq. 17 at the returned mixture, differentiable in every input.
+    cost = sum(lam[k] * mw2_distance(out, g) ** 2 for k, g in enumerate(gmms))
+    return out, BarycenterInfo(cost, ok, n_iters)
+
+
+def _support(gmms: list[GMM], lam: jax.Array, support: GMM | None, max_candidates: int) -> GMM:
+    """The given support, checked, or the eq. 18 candidates (at most ``max_candidates``)."""
+    if support is not None:
         if not isinstance(support, GMM) or support.batch_shape:
             raise ValueError("support must be a single GMM (its components are the support)")
         if support.dim != gmms[0].dim:
             raise ValueError(f"support has dim {support.dim}; gmms have dim {gmms[0].dim}")
-    costs = [_bures_matrix_single(support, g) for g in gmms]
-    marginals = [g.weights for g in gmms]
-    lam_c = jax.lax.stop_gradient(lam)
-    if solver == "exact":
-        p, cost, ok = _lp19(
-            [jax.lax.stop_gradient(c) for c in costs],
-            [jax.lax.stop_gradient(m) for m in marginals],
-            lam_c,
+        return support
+    n = int(np.prod([g.n_components for g in gmms]))
+    if n > max_candidates:
+        counts = " * ".join(str(g.n_components) for g in gmms)
+        raise ValueError(
+            f"the free-support barycenter has N = {counts}"
+            f" = {n} candidate components, more than max_candidates={max_candidates}; pass "
+            "a fixed `support` GMM (optionally with solver='sinkhorn'), or raise "
+            "max_candidates"
         )
-        n_iters = jnp.asarray(-1, jnp.int32)
-    else:
-        p, ok, n_iters = _sinkhorn_fixed(costs, marginals, lam_c, epsilon, int(max_iter))
-        p = jax.lax.stop_gradient(p)
-        cost = jnp.nan * jnp.ones((), dtype)
-    out = GMM._unchecked(p.astype(dtype), support.means, support.covs)
-    if not return_info:
-        return out
-    if solver == "sinkhorn":
-        from gmmjax._transport import mw2_distance
-
-        cost = sum(lam[k] * mw2_distance(out, g) ** 2 for k, g in enumerate(gmms))
-    return out, BarycenterInfo(cost, ok, n_iters)
+    tol = 100.0 * float(jnp.finfo(lam.dtype).eps)
+    return _candidates(gmms, jax.lax.stop_gradient(lam), tol, 100)

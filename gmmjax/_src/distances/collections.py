@@ -14,7 +14,9 @@ Overlap metrics (L2, squared L2, Cauchy–Schwarz) take a fast path. All three a
 the log inner products :math:`\\log\\langle p,p\\rangle`, :math:`\\log\\langle q,q\\rangle`,
 :math:`\\log\\langle p,q\\rangle` (seed 000): the two self terms are computed once per mixture
 (``B_p + B_q`` of them, not ``B_p * B_q``), and the cross terms once per *component* pair of
-the flattened collections, with the pair axis vectorised (``gmmjax._smalld``).
+the flattened collections, with the pair axis vectorised. Both go through the overlap kernel
+(:mod:`gmmjax._src.kernels.overlap`) and the combination table of :mod:`.l2`, the same ones
+the single-pair functions use; every other metric is its single-pair function, mapped.
 
 Devices. When JAX sees more than one device (several GPUs, a TPU slice, or CPU devices forced
 with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``), the rows of the result are split
@@ -25,20 +27,25 @@ equals the single-device one. See ``docs/scaling.md`` for multi-host use.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-from gmmjax._checks import check_same_dim
-from gmmjax._kl import KL_METHODS
-from gmmjax._mixture import GMM, stack  # noqa: F401 (stack: doctests)
-from gmmjax._overlap import _sqrt_zero_subgradient, cs_from_logs, scaled_l2_from_logs
-from gmmjax._smalld import UNROLL_MAX_DIM, cross_log_overlap
+from gmmjax._src.core.arguments import require_type
+from gmmjax._src.core.checks import check_same_dim
+from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.stacking import pad_batch, stack  # noqa: F401 (stack: doctests)
+from gmmjax._src.distances.kl import KL_METHODS, kl_divergence
+from gmmjax._src.distances.l2 import FROM_LOG_INNER_PRODUCTS
+from gmmjax._src.distances.transport import mw2_distance
+from gmmjax._src.kernels.overlap import log_inner_products, log_overlap_offset, reference_exponent
+from gmmjax._src.math.ldl import UNROLL_MAX_DIM
+from gmmjax._src.ot.solvers import SOLVERS
 
 __all__ = ["DEFAULT_BLOCK_SIZE", "PAIRWISE_METRICS", "paired_distances", "pairwise_distances"]
 
@@ -47,20 +54,67 @@ __all__ = ["DEFAULT_BLOCK_SIZE", "PAIRWISE_METRICS", "paired_distances", "pairwi
 #: matrices stay about the same size in memory.
 DEFAULT_BLOCK_SIZE = 2**16
 
-_OVERLAP_METRICS = ("l2", "l2_squared", "cs")
-_KL_METRICS = tuple(f"kl_{m}" for m in ("variational", "lower_bound", "upper_bound", "mc"))
-_MW2_METRICS = ("mw2_exact", "mw2_sinkhorn")
+
+# --------------------------------------------------------------------------- metric table
+@dataclasses.dataclass(frozen=True)
+class _Metric:
+    """How a collection evaluates one metric.
+
+    ``overlap`` names the entry of the L2/CS combination table when the overlap fast path
+    applies; otherwise ``pair(p, q, **kwargs)`` is the single-pair public function.
+    """
+
+    pair: Callable[..., jax.Array] | None = None
+    overlap: str | None = None
+
+
+def _kl_metric(method: str) -> _Metric:
+    def pair(p: GMM, q: GMM, key: jax.Array | None = None, n_samples: int = 1024) -> jax.Array:
+        return kl_divergence(p, q, method, key, n_samples=n_samples)
+
+    return _Metric(pair=pair)
+
+
+def _mw2_metric(solver: str) -> _Metric:
+    return _Metric(pair=functools.partial(mw2_distance, solver=solver))
+
+
+_METRICS: dict[str, _Metric] = {
+    **{name: _Metric(overlap=name) for name in ("l2", "l2_squared", "cs")},
+    **{f"kl_{method}": _kl_metric(method) for method in KL_METHODS},
+    **{f"mw2_{solver}": _mw2_metric(solver) for solver in SOLVERS},
+}
+_ALIASES = {"kl": "kl_variational", "mw2": "mw2_exact"}
 
 #: Names accepted by ``metric`` (``"kl"`` is ``"kl_variational"``, ``"mw2"`` is ``"mw2_exact"``).
-PAIRWISE_METRICS = (*_OVERLAP_METRICS, "kl", *_KL_METRICS, "mw2", *_MW2_METRICS)
-
-_ALIASES = {"kl": "kl_variational", "mw2": "mw2_exact"}
+PAIRWISE_METRICS = (*_METRICS, *_ALIASES)
 
 
 # --------------------------------------------------------------------------- inputs
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """Everything static about one call: hashable, so it is a ``jit`` static argument."""
+
+    metric: str | Callable[..., Any]
+    static_kwargs: tuple[tuple[str, Any], ...]
+    traced_names: tuple[str, ...]
+    block_size: int
+    unroll_max_dim: int
+    mesh: Mesh | None
+
+    def pair_kernel(self, traced: tuple[Any, ...]) -> Callable[[GMM, GMM], jax.Array]:
+        """The single-pair function of the metric with every keyword argument bound."""
+        kwargs = {**dict(self.static_kwargs), **dict(zip(self.traced_names, traced, strict=True))}
+        fn = self.metric if callable(self.metric) else _METRICS[self.metric].pair
+        return lambda p, q: fn(p, q, **kwargs)
+
+    @property
+    def overlap(self) -> str | None:
+        return None if callable(self.metric) else _METRICS[self.metric].overlap
+
+
 def _check_collection(name: str, g: Any) -> None:
-    if not isinstance(g, GMM):
-        raise TypeError(f"{name} must be a GMM collection; got {type(g).__name__}")
+    require_type(name, g, GMM)
     if len(g.batch_shape) != 1:
         raise ValueError(
             f"{name} must be a collection with exactly one batch axis (use gmmjax.stack); "
@@ -74,7 +128,7 @@ def _resolve_metric(metric: Any) -> str | Callable[..., Any]:
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a string or a callable; got {type(metric).__name__}")
     name = _ALIASES.get(metric, metric)
-    if name not in PAIRWISE_METRICS:
+    if name not in _METRICS:
         raise ValueError(
             f"unknown metric {metric!r}; expected one of {PAIRWISE_METRICS} or a callable"
         )
@@ -89,46 +143,52 @@ def _check_block_size(block_size: Any, d: int) -> int:
     return block_size
 
 
-def _pad_batch(g: GMM, size: int) -> GMM:
-    """Grow the batch axis to ``size`` with copies of the first mixture (sliced off later)."""
-    extra = size - g.batch_shape[0]
-    if extra == 0:
-        return g
+def _resolve_mesh(sharding: Any) -> Mesh | None:
+    if sharding is None or sharding is True or sharding == "auto":
+        devices = jax.devices()
+        return Mesh(devices, ("batch",)) if len(devices) > 1 else None
+    if sharding is False:
+        return None
+    if isinstance(sharding, Mesh):
+        return sharding if sharding.size > 1 else None
+    raise ValueError(f"sharding must be 'auto', False or a jax.sharding.Mesh; got {sharding!r}")
 
-    def grow(leaf: jax.Array) -> jax.Array:
-        return jnp.concatenate([leaf, jnp.repeat(leaf[:1], extra, axis=0)])
 
-    return jax.tree_util.tree_map(grow, g)
+def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs) -> tuple:
+    _check_collection("ps", ps)
+    qs = ps if qs is None else qs
+    _check_collection("qs", qs)
+    check_same_dim(ps, qs, ("ps", "qs"))
+    metric = _resolve_metric(metric)
+    if not isinstance(unroll_max_dim, int) or unroll_max_dim < 0:
+        raise ValueError(f"unroll_max_dim must be an int >= 0; got {unroll_max_dim!r}")
+    if kwargs and isinstance(metric, str) and _METRICS[metric].overlap:
+        raise ValueError(f"metric {metric!r} takes no keyword arguments; got {sorted(kwargs)}")
+    if metric == "kl_mc" and kwargs.get("key") is None:
+        raise ValueError('metric="kl_mc" needs a PRNG key: pass key=jax.random.key(0)')
+    # Array-valued keyword arguments are traced; the others are static configuration.
+    traced = {k: v for k, v in kwargs.items() if isinstance(v, jax.Array)}
+    static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in traced))
+    block_size = _check_block_size(block_size, ps.dim)
+    plan = _Plan(metric, static, tuple(traced), block_size, unroll_max_dim, _resolve_mesh(sharding))
+    return ps, qs, plan, tuple(traced.values())
 
 
+# --------------------------------------------------------------------------- overlap path
 def _tiles(g: GMM, tile: int) -> GMM:
     """``(B, ...)`` -> ``(B / tile, tile, ...)`` (``B`` a multiple of ``tile``)."""
     return jax.tree_util.tree_map(lambda x: x.reshape(-1, tile, *x.shape[1:]), g)
 
 
-# --------------------------------------------------------------------------- overlap path
-def _log_inner_tile(p: GMM, q: GMM, unroll: int) -> jax.Array:
-    """``(t_p, t_q)`` log inner products between two tiles of mixtures."""
-    tp, kp, _ = p.means.shape
-    tq, kq, _ = q.means.shape
-    flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731
-    logc = cross_log_overlap(
-        flat(p.means), flat(p.covs), flat(q.means), flat(q.covs), unroll_max_dim=unroll
-    )
-    logc = logc.reshape(tp, kp, tq, kq)
-    b = p.weights[:, :, None, None] * q.weights[None, None, :, :]
-    return jax.nn.logsumexp(logc, axis=(1, 3), b=b)
-
-
-def _self_log_inner(g: GMM, block: int, unroll: int) -> jax.Array:
+def _self_log_inner(g: GMM, k: jax.Array, block: int, unroll: int) -> jax.Array:
     """``(B,)`` vector of :math:`\\log\\langle g_b, g_b\\rangle`, ``block`` mixtures at a time."""
 
     @jax.checkpoint
     def one(m: GMM) -> jax.Array:
         single = jax.tree_util.tree_map(lambda x: x[None], m)
-        return _log_inner_tile(single, single, unroll)[0, 0]
+        return log_inner_products(single, single, k, unroll)[0, 0]
 
-    return jax.lax.map(one, g, batch_size=block)
+    return jax.lax.map(one, g, batch_size=max(1, block // g.n_components**2))
 
 
 def _tile_sizes(bp: int, bq: int, kp: int, kq: int, block_size: int) -> tuple[int, int]:
@@ -143,18 +203,18 @@ def _tile_sizes(bp: int, bq: int, kp: int, kq: int, block_size: int) -> tuple[in
     return tp, tq
 
 
-def _cross_log_inner(ps: GMM, qs: GMM, block_size: int, unroll: int) -> jax.Array:
+def _cross_log_inner(ps: GMM, qs: GMM, k: jax.Array, block_size: int, unroll: int):
     """``(B_p, B_q)`` :math:`\\log\\langle p_a, q_b\\rangle`, one tile of mixtures at a time."""
     bp, kp = ps.weights.shape
     bq, kq = qs.weights.shape
     tp, tq = _tile_sizes(bp, bq, kp, kq, block_size)
     np_, nq = -(-bp // tp), -(-bq // tq)
-    p_tiles = _tiles(_pad_batch(ps, np_ * tp), tp)
-    q_tiles = _tiles(_pad_batch(qs, nq * tq), tq)
+    p_tiles = _tiles(pad_batch(ps, np_ * tp), tp)
+    q_tiles = _tiles(pad_batch(qs, nq * tq), tq)
 
     # Recomputed in the backward pass instead of storing every tile's intermediates: keeps
     # the memory of a gradient bounded by the block too, and is faster than reading them back.
-    tile = jax.checkpoint(lambda a, b: _log_inner_tile(a, b, unroll))
+    tile = jax.checkpoint(lambda a, b: log_inner_products(a, b, k, unroll))
 
     def row(p_tile: GMM) -> jax.Array:
         return jax.lax.map(lambda q_tile: tile(p_tile, q_tile), q_tiles)
@@ -164,95 +224,39 @@ def _cross_log_inner(ps: GMM, qs: GMM, block_size: int, unroll: int) -> jax.Arra
     return out[:bp, :bq]
 
 
-def _combine_overlaps(metric: str, log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array):
-    """L2, squared L2 or CS from the three log inner products (seed 000, eq. 1)."""
-    if metric == "cs":
-        return cs_from_logs(log_pp, log_qq, log_pq)
-    m, s = scaled_l2_from_logs(log_pp, log_qq, log_pq)
-    sq = jnp.exp(m) * s
-    return sq if metric == "l2_squared" else _sqrt_zero_subgradient(sq)
-
-
-def _rescale(ps: GMM, qs: GMM) -> tuple[GMM, GMM, jax.Array]:
-    """Express both collections in units of ``2**k``, ``4**k`` near their typical variance.
-
-    Dividing means by ``2**k`` and covariances by ``4**k`` is exact in floating point and adds
-    ``d k log 2`` to every log overlap; the log-determinants then stay of order one, which
-    keeps the cancellations of the Cauchy–Schwarz divergence accurate in float32. ``k`` is
-    held constant for differentiation. Returns the rescaled collections and the shift to add
-    back to the log inner products.
-    """
-    tiny = jnp.finfo(ps.dtype).tiny
-
-    def mean_log2_var(g: GMM) -> jax.Array:
-        var = g.covs if g.is_diagonal else jnp.diagonal(g.covs, axis1=-2, axis2=-1)
-        return jnp.mean(jnp.log2(jnp.maximum(var, tiny)))
-
-    k = jnp.round(0.25 * (mean_log2_var(ps) + mean_log2_var(qs)))
-    k = jax.lax.stop_gradient(jnp.where(jnp.isfinite(k), k, 0.0)).astype(jnp.int32)
-    one = jnp.ones((), ps.dtype)
-    sd, var = jnp.ldexp(one, -k), jnp.ldexp(one, -2 * k)
-
-    def scaled(g: GMM) -> GMM:
-        return GMM._unchecked(g.weights, g.means * sd, g.covs * var)
-
-    shift = (-np.log(2.0) * ps.dim * k).astype(ps.dtype)
-    return scaled(ps), scaled(qs), shift
-
-
-def _overlap_pairwise(ps: GMM, qs: GMM, metric: str, block_size: int, unroll: int):
-    ps, qs, shift = _rescale(ps, qs)
-    self_block = max(1, block_size // (ps.n_components**2))
-    log_pp = _self_log_inner(ps, self_block, unroll)
-    log_qq = _self_log_inner(qs, max(1, block_size // (qs.n_components**2)), unroll)
-    log_pq = _cross_log_inner(ps, qs, block_size, unroll)
-    logs = (log_pp[:, None] + shift, log_qq[None, :] + shift, log_pq + shift)
-    return _combine_overlaps(metric, *logs)
-
-
-def _overlap_paired(ps: GMM, qs: GMM, metric: str, block_size: int, unroll: int):
-    ps, qs, shift = _rescale(ps, qs)
-    block = max(1, block_size // (max(ps.n_components, qs.n_components) ** 2))
-
-    @jax.checkpoint
-    def one(pair: tuple[GMM, GMM]) -> jax.Array:
-        p, q = (jax.tree_util.tree_map(lambda x: x[None], g) for g in pair)
-        logs = [_log_inner_tile(a, b, unroll)[0, 0] + shift for a, b in ((p, p), (q, q), (p, q))]
-        return _combine_overlaps(metric, *logs)
-
-    return jax.lax.map(one, (ps, qs), batch_size=block)
+def _overlap(ps: GMM, qs: GMM, plan: _Plan, paired: bool) -> jax.Array:
+    """L2, squared L2 or CS from the three log inner products, by the table of :mod:`.l2`."""
+    combine = FROM_LOG_INNER_PRODUCTS[plan.overlap]
+    k = reference_exponent(ps, qs)
+    offset = log_overlap_offset(ps.dim, k, ps.dtype)
+    unroll, block = plan.unroll_max_dim, plan.block_size
+    log_pp = _self_log_inner(ps, k, block, unroll)
+    log_qq = _self_log_inner(qs, k, block, unroll)
+    if paired:
+        pairs = jax.tree_util.tree_map(lambda x: x[:, None], (ps, qs))
+        cross = jax.checkpoint(lambda pq: log_inner_products(*pq, k, unroll)[0, 0])
+        kmax = max(ps.n_components, qs.n_components)
+        log_pq = jax.lax.map(cross, pairs, batch_size=max(1, block // kmax**2))
+        return combine(log_pp, log_qq, log_pq, offset)
+    log_pq = _cross_log_inner(ps, qs, k, block, unroll)
+    return combine(log_pp[:, None], log_qq[None, :], log_pq, offset)
 
 
 # --------------------------------------------------------------------------- generic path
-def _pair_kernel(metric: str | Callable[..., Any], kwargs: dict[str, Any]):
-    """A function of two single mixtures returning a scalar."""
-    if callable(metric):
-        return lambda p, q: metric(p, q, **kwargs)
-    if metric in _KL_METRICS:
-        estimator = KL_METHODS[metric[3:]]
-        key, n_samples = kwargs.get("key"), kwargs.get("n_samples", 1024)
-        if metric == "kl_mc" and key is None:
-            raise ValueError('metric="kl_mc" needs a PRNG key: pass key=jax.random.key(0)')
-        return lambda p, q: estimator(p, q, key, n_samples)
-    if metric in _MW2_METRICS:
-        from gmmjax._transport import mw2_distance
-
-        solver = metric[4:]
-        return lambda p, q: mw2_distance(p, q, solver=solver, **kwargs)
-    raise AssertionError(metric)  # pragma: no cover
-
-
 def _gather(g: GMM, idx: jax.Array) -> GMM:
     return jax.tree_util.tree_map(lambda x: x[idx], g)
 
 
-def _generic_pairwise(kernel, ps: GMM, qs: GMM, block: int) -> jax.Array:
-    """``kernel`` over all ``B_p * B_q`` pairs, ``block`` pairs per ``lax.map`` step."""
+def _generic(ps: GMM, qs: GMM, plan: _Plan, paired: bool, traced: tuple) -> jax.Array:
+    """The metric's single-pair function over all pairs, in blocks of ``lax.map`` steps."""
+    kernel = plan.pair_kernel(traced)
+    block = max(1, plan.block_size // (ps.n_components * qs.n_components))
+    if paired:
+        return jax.lax.map(lambda pq: kernel(*pq), (ps, qs), batch_size=block)
     bp, bq = ps.batch_shape[0], qs.batch_shape[0]
     n = bp * bq
     block = min(block, n)
-    total = -(-n // block) * block
-    flat = jnp.minimum(jnp.arange(total), n - 1).reshape(-1, block)
+    flat = jnp.minimum(jnp.arange(-(-n // block) * block), n - 1).reshape(-1, block)
 
     def step(idx: jax.Array) -> jax.Array:
         return jax.vmap(kernel)(_gather(ps, idx // bq), _gather(qs, idx % bq))
@@ -261,120 +265,34 @@ def _generic_pairwise(kernel, ps: GMM, qs: GMM, block: int) -> jax.Array:
 
 
 # --------------------------------------------------------------------------- devices
-def _default_mesh() -> Mesh | None:
-    devices = jax.devices()
-    if len(devices) < 2:
-        return None
-    return Mesh(devices, ("batch",))
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _run(ps: GMM, qs: GMM, plan: _Plan, paired: bool, *traced: Any) -> jax.Array:
+    """Evaluate on one device, or split the rows of ``ps`` (and ``qs`` when paired) on a mesh.
 
+    Each device runs the same blocked program on its rows against all of ``qs`` (its rows of
+    ``qs`` when paired), so the result equals the single-device one.
+    """
 
-def _resolve_mesh(sharding: Any) -> Mesh | None:
-    if sharding is None or sharding is True or sharding == "auto":
-        return _default_mesh()
-    if sharding is False:
-        return None
-    if isinstance(sharding, Mesh):
-        return sharding if sharding.size > 1 else None
-    raise ValueError(f"sharding must be 'auto', False or a jax.sharding.Mesh; got {sharding!r}")
+    def local(a: GMM, b: GMM) -> jax.Array:
+        if plan.overlap:
+            return _overlap(a, b, plan, paired)
+        return _generic(a, b, plan, paired, traced)
 
-
-def _over_mesh(fn: Callable[..., jax.Array], mesh: Mesh | None, ps: GMM, *shared: Any):
-    """Run ``fn(ps_rows, *shared)`` with the rows of ``ps`` split across ``mesh``."""
+    mesh = plan.mesh
     if mesh is None:
-        return fn(ps, *shared)
+        return local(ps, qs)
     b = ps.batch_shape[0]
-    padded = _pad_batch(ps, -(-b // mesh.size) * mesh.size)
-    rows = PartitionSpec(mesh.axis_names)
-    replicated = PartitionSpec()
+    size = -(-b // mesh.size) * mesh.size
+    rows, replicated = PartitionSpec(mesh.axis_names), PartitionSpec()
+    qs = pad_batch(qs, size) if paired else qs
     mapped = jax.shard_map(
-        fn,
+        local,
         mesh=mesh,
-        in_specs=(rows, *(replicated for _ in shared)),
+        in_specs=(rows, rows if paired else replicated),
         out_specs=rows,
         check_vma=False,
     )
-    return mapped(padded, *shared)[:b]
-
-
-# --------------------------------------------------------------------------- public API
-@functools.partial(jax.jit, static_argnames=("metric", "block_size", "unroll", "mesh", "kw"))
-def _pairwise_jit(ps, qs, metric, block_size, unroll, mesh, kw, kw_arrays):
-    kwargs = dict(zip(kw, kw_arrays, strict=True))
-    if isinstance(metric, str) and metric in _OVERLAP_METRICS:
-        fn = lambda a, b: _overlap_pairwise(a, b, metric, block_size, unroll)  # noqa: E731
-    else:
-        kernel = _pair_kernel(metric, kwargs)
-        kp, kq = ps.n_components, qs.n_components
-        block = max(1, block_size // (kp * kq))
-        fn = lambda a, b: _generic_pairwise(kernel, a, b, block)  # noqa: E731
-    return _over_mesh(fn, mesh, ps, qs)
-
-
-@functools.partial(jax.jit, static_argnames=("metric", "block_size", "unroll", "mesh", "kw"))
-def _paired_jit(ps, qs, metric, block_size, unroll, mesh, kw, kw_arrays):
-    kwargs = dict(zip(kw, kw_arrays, strict=True))
-    if isinstance(metric, str) and metric in _OVERLAP_METRICS:
-        fn = lambda a, b: _overlap_paired(a, b, metric, block_size, unroll)  # noqa: E731
-    else:
-        kernel = _pair_kernel(metric, kwargs)
-        block = max(1, block_size // (ps.n_components * qs.n_components))
-        fn = lambda a, b: jax.lax.map(lambda pq: kernel(*pq), (a, b), batch_size=block)  # noqa: E731
-    if mesh is None:
-        return fn(ps, qs)
-    b = ps.batch_shape[0]
-    size = -(-b // mesh.size) * mesh.size
-    both = (_pad_batch(ps, size), _pad_batch(qs, size))
-    rows = PartitionSpec(mesh.axis_names)
-    mapped = jax.shard_map(
-        lambda pq: fn(*pq), mesh=mesh, in_specs=(rows,), out_specs=rows, check_vma=False
-    )
-    return mapped(both)[:b]
-
-
-def _split_kwargs(kwargs: dict[str, Any]) -> tuple[tuple[str, ...], tuple[Any, ...], dict]:
-    """Array-valued keyword arguments are traced; the others are static configuration."""
-    arrays = {k: v for k, v in kwargs.items() if isinstance(v, jax.Array)}
-    static = {k: v for k, v in kwargs.items() if k not in arrays}
-    return tuple(arrays), tuple(arrays.values()), static
-
-
-def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs):
-    _check_collection("ps", ps)
-    qs = ps if qs is None else qs
-    _check_collection("qs", qs)
-    check_same_dim(ps, qs, ("ps", "qs"))
-    metric = _resolve_metric(metric)
-    block_size = _check_block_size(block_size, ps.dim)
-    if not isinstance(unroll_max_dim, int) or unroll_max_dim < 0:
-        raise ValueError(f"unroll_max_dim must be an int >= 0; got {unroll_max_dim!r}")
-    mesh = _resolve_mesh(sharding)
-    names, arrays, static = _split_kwargs(kwargs)
-    if kwargs and metric in _OVERLAP_METRICS:
-        raise ValueError(f"metric {metric!r} takes no keyword arguments; got {sorted(kwargs)}")
-    if static:
-        base = metric
-        metric = _StaticKwargs(base, tuple(sorted(static.items())))
-    return ps, qs, metric, block_size, mesh, names, arrays
-
-
-class _StaticKwargs:
-    """A metric with hashable static keyword arguments bound (hashable, so usable by ``jit``)."""
-
-    def __init__(self, metric: Any, items: tuple[tuple[str, Any], ...]) -> None:
-        self.metric, self.items = metric, items
-
-    def __hash__(self) -> int:
-        return hash((self.metric, self.items))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _StaticKwargs) and (self.metric, self.items) == (
-            other.metric,
-            other.items,
-        )
-
-    def __call__(self, p: GMM, q: GMM, **kwargs: Any) -> jax.Array:
-        kernel = _pair_kernel(self.metric, {**dict(self.items), **kwargs})
-        return kernel(p, q)
+    return mapped(pad_batch(ps, size), qs)[:b]
 
 
 def pairwise_distances(
@@ -399,7 +317,8 @@ def pairwise_distances(
       :math:`\\langle p,p\\rangle`, :math:`\\langle q,q\\rangle` once per mixture, the cross
       Gram entries once per component pair, vectorised across pairs.
     - ``"kl"`` (= ``"kl_variational"``), ``"kl_lower_bound"``, ``"kl_upper_bound"``,
-      ``"kl_mc"`` (needs ``key=``): :func:`~gmmjax.kl_divergence` with that method.
+      ``"kl_ot_bound"``, ``"kl_mc"`` (needs ``key=``): :func:`~gmmjax.kl_divergence` with
+      that method.
     - ``"mw2"`` (= ``"mw2_exact"``), ``"mw2_sinkhorn"``: ``mw2_distance`` (seed 001, eq. 10)
       with the exact LP or Sinkhorn solver; ``metric_kwargs`` go to it (e.g. ``epsilon``).
     - a callable ``metric(p, q, **metric_kwargs)`` of two single mixtures returning a scalar.
@@ -444,10 +363,10 @@ def pairwise_distances(
         >>> [[round(float(x), 4) for x in r] for r in d]
         [[0.0, 0.0601], [0.0601, 0.0]]
     """
-    ps, qs, metric, block_size, mesh, names, arrays = _prepare(
+    ps, qs, plan, traced = _prepare(
         ps, qs, metric, block_size, unroll_max_dim, sharding, metric_kwargs
     )
-    return _pairwise_jit(ps, qs, metric, block_size, unroll_max_dim, mesh, names, arrays)
+    return _run(ps, qs, plan, False, *traced)
 
 
 def paired_distances(
@@ -486,7 +405,7 @@ def paired_distances(
         >>> [round(float(x), 6) for x in paired_distances(stack([a, a]), stack([a, b]))]
         [0.0, 0.353268]
     """
-    ps, qs, metric, block_size, mesh, names, arrays = _prepare(
+    ps, qs, plan, traced = _prepare(
         ps, qs, metric, block_size, unroll_max_dim, sharding, metric_kwargs
     )
     if ps.batch_shape != qs.batch_shape:
@@ -494,4 +413,4 @@ def paired_distances(
             f"ps and qs must hold the same number of mixtures; got {ps.batch_shape[0]} "
             f"and {qs.batch_shape[0]}"
         )
-    return _paired_jit(ps, qs, metric, block_size, unroll_max_dim, mesh, names, arrays)
+    return _run(ps, qs, plan, True, *traced)

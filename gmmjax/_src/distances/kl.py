@@ -26,60 +26,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._checks import check_choice, check_same_dim
-from gmmjax._lift import map_pairs
-from gmmjax._linalg import cholesky_and_inverse
-from gmmjax._mixture import GMM, Gaussian
-from gmmjax._numerics import weighted_logsumexp
-from gmmjax._overlap import _log_overlap_single
+from gmmjax._src.core.arguments import check_gaussian_pair, check_gmm_pair, require_type
+from gmmjax._src.core.checks import check_choice
+from gmmjax._src.core.lift import map_pairs
+from gmmjax._src.core.mixture import GMM, Gaussian
+from gmmjax._src.kernels.kl import component_kl_matrix, entropy, gaussian_kl
+from gmmjax._src.kernels.overlap import log_gram
+from gmmjax._src.math.numerics import weighted_logsumexp
+from gmmjax._src.ot.exact import exact_ot
 
 __all__ = ["KL_METHODS", "gaussian_entropy", "kl_divergence", "kl_gaussian"]
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def _factor(cov: jax.Array, diagonal: bool) -> tuple[jax.Array, jax.Array]:
-    """Cholesky factor and its inverse (full), or standard deviations and their inverses."""
-    if diagonal:
-        sd = jnp.sqrt(cov)
-        return sd, 1.0 / sd
-    return cholesky_and_inverse(cov)
-
-
-def _logdet(factor: jax.Array, diagonal: bool) -> jax.Array:
-    diag = factor if diagonal else jnp.diagonal(factor, axis1=-2, axis2=-1)
-    return 2.0 * jnp.sum(jnp.log(diag), axis=-1)
-
-
-def _kl_from_factors(
-    m0: jax.Array,
-    f0: jax.Array,
-    m1: jax.Array,
-    f1: tuple[jax.Array, jax.Array],
-    diag0: bool,
-    diag1: bool,
-) -> jax.Array:
-    """KL between two single Gaussians given ``F_0`` and ``(F_1, F_1^{-1})`` (``Sigma = FF^T``)."""
-    f1, f1_inv = f1
-    d = m0.shape[-1]
-    diff = m1 - m0
-    if diag0 and diag1:
-        ratio = (f0 / f1) ** 2
-        return 0.5 * jnp.sum(ratio + (diff / f1) ** 2 - 1.0 - jnp.log(ratio))
-    l0 = jnp.diag(f0) if diag0 else f0
-    if diag1:
-        trace = jnp.sum((l0 / f1[:, None]) ** 2)
-        maha = jnp.sum((diff / f1) ** 2)
-    else:
-        trace = jnp.sum((f1_inv @ l0) ** 2)
-        maha = jnp.sum((f1_inv @ diff) ** 2)
-    return 0.5 * (trace + maha - d + _logdet(f1, diag1) - _logdet(f0, diag0))
-
-
-def _kl_gaussian_single(g0: Gaussian, g1: Gaussian) -> jax.Array:
-    f0, _ = _factor(g0.cov, g0.is_diagonal)
-    f1 = _factor(g1.cov, g1.is_diagonal)
-    return _kl_from_factors(g0.mean, f0, g1.mean, f1, g0.is_diagonal, g1.is_diagonal)
 
 
 def kl_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
@@ -96,41 +52,14 @@ def kl_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
         >>> float(kl_gaussian(g0, g1))
         1.0
     """
-    for name, g in (("g0", g0), ("g1", g1)):
-        if not isinstance(g, Gaussian):
-            raise TypeError(f"{name} must be a Gaussian; got {type(g).__name__}")
-    check_same_dim(g0, g1, ("g0", "g1"))
-    return map_pairs(_kl_gaussian_single, g0, g1)
+    check_gaussian_pair(g0, g1)
+    return map_pairs(gaussian_kl, g0, g1)
 
 
 def gaussian_entropy(g: Gaussian) -> jax.Array:
     """Differential entropy :math:`H = \\tfrac12(\\log\\det\\Sigma + d(1 + \\log 2\\pi))`."""
-    if not isinstance(g, Gaussian):
-        raise TypeError(f"g must be a Gaussian; got {type(g).__name__}")
-    return _entropy(g.cov, g.is_diagonal, g.dim)
-
-
-def _entropy(covs: jax.Array, diagonal: bool, d: int) -> jax.Array:
-    factor, _ = _factor(covs, diagonal)
-    logdet = _logdet(factor, diagonal)
-    return 0.5 * (logdet + d * (1.0 + _LOG_2PI))
-
-
-def component_kl_matrix(p: GMM, q: GMM) -> jax.Array:
-    """``(K_p, K_q)`` matrix of :math:`D_{KL}(p_i\\|q_j)` for single mixtures.
-
-    Each component is factored once; the pairs only do triangular solves.
-    """
-    fp, _ = _factor(p.covs, p.is_diagonal)
-    fq = _factor(q.covs, q.is_diagonal)
-
-    def row(m0: jax.Array, f0: jax.Array) -> jax.Array:
-        def one(m1: jax.Array, f1: tuple[jax.Array, jax.Array]) -> jax.Array:
-            return _kl_from_factors(m0, f0, m1, f1, p.is_diagonal, q.is_diagonal)
-
-        return jax.vmap(one)(q.means, fq)
-
-    return jax.vmap(row)(p.means, fp)
+    require_type("g", g, Gaussian)
+    return entropy(g.cov, g.is_diagonal)
 
 
 def _weighted_lse(log_terms: jax.Array, weights: jax.Array) -> jax.Array:
@@ -145,25 +74,21 @@ def _kl_variational(p: GMM, q: GMM, key: jax.Array | None, n_samples: int) -> ja
     return jnp.sum(p.weights * per_component)
 
 
-def _component_entropies(p: GMM) -> jax.Array:
-    return _entropy(p.covs, p.is_diagonal, p.dim)
-
-
 def _kl_lower_bound(p: GMM, q: GMM, key: jax.Array | None, n_samples: int) -> jax.Array:
-    log_t = _log_overlap_single(p, q)
+    log_t = log_gram(p, q)
     per_component = (
         _weighted_lse(-component_kl_matrix(p, p), p.weights)
-        - _component_entropies(p)
+        - entropy(p.covs, p.is_diagonal)
         - _weighted_lse(log_t, q.weights)
     )
     return jnp.sum(p.weights * per_component)
 
 
 def _kl_upper_bound(p: GMM, q: GMM, key: jax.Array | None, n_samples: int) -> jax.Array:
-    log_z = _log_overlap_single(p, p)
+    log_z = log_gram(p, p)
     per_component = (
         _weighted_lse(log_z, p.weights)
-        + _component_entropies(p)
+        + entropy(p.covs, p.is_diagonal)
         - _weighted_lse(-component_kl_matrix(p, q), q.weights)
     )
     return jnp.sum(p.weights * per_component)
@@ -177,14 +102,24 @@ def _kl_monte_carlo(p: GMM, q: GMM, key: jax.Array | None, n_samples: int) -> ja
     return jnp.sum(p.weights * jnp.mean(log_ratio, axis=-1))
 
 
+def _kl_ot_bound(p: GMM, q: GMM, key: jax.Array | None, n_samples: int) -> jax.Array:
+    """:math:`\\min_\\pi\\sum_{ij}\\pi_{ij}D_{KL}(p_i\\|q_j) \\ge D_{KL}(p\\|q)` by the exact LP.
+
+    Joint convexity of KL: for any coupling :math:`\\pi` of the weights,
+    :math:`KL(\\sum\\pi_{ij}p_i\\|\\sum\\pi_{ij}q_j) \\le \\sum\\pi_{ij}KL(p_i\\|q_j)`.
+    """
+    return exact_ot(p.weights, q.weights, component_kl_matrix(p, q)).cost
+
+
 _Method = Callable[[GMM, GMM, "jax.Array | None", int], jax.Array]
 
-#: Mixture KL estimators by name. Other modules register further methods here.
+#: Mixture KL estimators by name: the one table of them.
 KL_METHODS: dict[str, _Method] = {
     "variational": _kl_variational,
     "mc": _kl_monte_carlo,
     "lower_bound": _kl_lower_bound,
     "upper_bound": _kl_upper_bound,
+    "ot_bound": _kl_ot_bound,
 }
 
 
@@ -216,7 +151,7 @@ def kl_divergence(
     - ``"upper_bound"`` (same paper):
       :math:`D_{KL} \\le \\sum_a\\pi_a[\\log\\sum_\\alpha\\pi_\\alpha z_{a\\alpha} + H_a
       - \\log\\sum_b\\omega_b e^{-D(f_a\\|g_b)}]`. Can be loose (it is > 0 at ``P = Q``).
-    - ``"ot_bound"`` (registered by :mod:`gmmjax._transport`): the convexity upper bound
+    - ``"ot_bound"`` : the convexity upper bound
       :math:`D_{KL} \\le \\min_{\\pi\\in\\Pi(\\pi,\\omega)}\\sum_{ab}\\pi_{ab}D(f_a\\|g_b)`,
       solved by the exact LP; 0 at ``P = Q``, exact for single Gaussians.
 
@@ -232,10 +167,7 @@ def kl_divergence(
         0.0
     """
     check_choice("method", method, KL_METHODS)
-    for name, g in (("p", p), ("q", q)):
-        if not isinstance(g, GMM):
-            raise TypeError(f"{name} must be a GMM; got {type(g).__name__}")
-    check_same_dim(p, q)
+    check_gmm_pair(p, q)
     estimator = KL_METHODS[method]
     if method == "mc" and key is None:
         raise ValueError('kl_divergence(method="mc") needs a PRNG key: pass key=jax.random.key(0)')

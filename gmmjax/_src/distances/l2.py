@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from gmmjax._checks import check_same_dim
-from gmmjax._lift import map_pairs
-from gmmjax._linalg import logdet_and_mahalanobis
-from gmmjax._mixture import GMM
-from gmmjax._numerics import weighted_logsumexp
-from gmmjax._smalld import UNROLL_MAX_DIM, ldl_logdet_maha
+from gmmjax._src.core.arguments import check_gmm_pair
+from gmmjax._src.core.lift import map_pairs
+from gmmjax._src.core.mixture import GMM
+from gmmjax._src.kernels.overlap import (
+    log_gram,
+    log_inner_products,
+    log_overlap_offset,
+    reference_exponent,
+)
+from gmmjax._src.math.numerics import safe_sqrt
 
 __all__ = [
     "cauchy_schwarz_divergence",
+    "FROM_LOG_INNER_PRODUCTS",
     "gaussian_overlap",
     "inner_product",
     "l2_distance",
@@ -37,78 +41,16 @@ __all__ = [
     "log_l2_distance_squared",
 ]
 
-_LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def _reference_exponent(p: GMM, q: GMM) -> jax.Array:
-    """Integer ``k`` with ``4**k`` near the geometric-mean variance of ``p`` and ``q``.
-
-    Dividing covariances by ``4**k`` and mean differences by ``2**k`` is exact in floating
-    point, and the overlaps it changes all move by the same constant, so ``k`` is held constant
-    for differentiation.
-    """
-    tiny = jnp.finfo(p.dtype).tiny
-
-    def log2_var(g: GMM) -> jax.Array:
-        var = g.covs if g.is_diagonal else jnp.diagonal(g.covs, axis1=-2, axis2=-1)
-        return jnp.log2(jnp.maximum(var, tiny))
-
-    mean_log2 = 0.5 * (jnp.mean(log2_var(p)) + jnp.mean(log2_var(q)))
-    k = jnp.round(0.5 * mean_log2)
-    k = jnp.where(jnp.isfinite(k), k, 0.0)
-    return jax.lax.stop_gradient(k).astype(jnp.int32)
-
-
-def _reduced_log_overlap(p: GMM, q: GMM, k: jax.Array) -> jax.Array:
-    """``log N(mu_i | eta_j, Sigma_i + Lambda_j)`` without its constant ``-d/2 log(2 pi 4^k)``.
-
-    The terms are computed for the rescaled space ``x / 2**k``, where the log-determinants are
-    of order one instead of ``d log(variance)``; this keeps the cancellations of the
-    Cauchy–Schwarz divergence accurate in float32. Full covariances are factored per pair by an
-    :math:`LDL^T` unrolled across the pairs for ``d <= 8`` (:mod:`gmmjax._smalld`: no LAPACK
-    call, about 14 times the throughput), above that by a Cholesky factor and its inverse.
-    """
-    one = jnp.ones((), p.dtype)
-    inv_sd, inv_var = jnp.ldexp(one, -k), jnp.ldexp(one, -2 * k)
-    diff = (p.means[:, None, :] - q.means[None, :, :]) * inv_sd  # (Kp, Kq, d)
-    if p.is_diagonal and q.is_diagonal:
-        s = (p.covs[:, None, :] + q.covs[None, :, :]) * inv_var
-        maha = jnp.sum(diff**2 / s, axis=-1)
-        logdet = jnp.sum(jnp.log(s), axis=-1)
-    elif p.dim <= UNROLL_MAX_DIM:
-        pc, qc = p.full_covs(), q.full_covs()
-
-        def s_entry(a: int, b: int) -> jax.Array:
-            return (pc[:, None, a, b] + qc[None, :, a, b]) * inv_var
-
-        logdet, maha = ldl_logdet_maha(s_entry, lambda a: diff[..., a], p.dim)
-    else:
-        s = (p.full_covs()[:, None] + q.full_covs()[None, :]) * inv_var  # (Kp, Kq, d, d)
-        logdet, maha = logdet_and_mahalanobis(s, diff)
-    return -0.5 * (maha + logdet)
-
-
-def _log_offset(d: int, k: jax.Array, dtype: jnp.dtype) -> jax.Array:
-    """The constant ``-d/2 (log 2 pi + 2 k log 2)`` left out by :func:`_reduced_log_overlap`."""
-    return (-0.5 * d * (_LOG_2PI + 2.0 * np.log(2.0) * k)).astype(dtype)
-
-
-def _log_overlap_single(p: GMM, q: GMM) -> jax.Array:
-    """``(K_p, K_q)`` matrix of ``log N(mu_i | eta_j, Sigma_i + Lambda_j)`` for single GMMs."""
-    k = _reference_exponent(p, q)
-    return _reduced_log_overlap(p, q, k) + _log_offset(p.dim, k, p.dtype)
-
 
 def _log_inner_single(p: GMM, q: GMM) -> jax.Array:
-    logc = _log_overlap_single(p, q)
-    return weighted_logsumexp(logc, p.weights[:, None] * q.weights[None, :])
+    k = reference_exponent(p, q)
+    one = log_inner_products(_one(p), _one(q), k)[0, 0]
+    return one + log_overlap_offset(p.dim, k, p.dtype)
 
 
-def _check_pair(p: GMM, q: GMM) -> None:
-    for name, g in (("p", p), ("q", q)):
-        if not isinstance(g, GMM):
-            raise TypeError(f"{name} must be a GMM; got {type(g).__name__}")
-    check_same_dim(p, q)
+def _one(g: GMM) -> GMM:
+    """A single mixture as a collection of one."""
+    return jax.tree_util.tree_map(lambda x: x[None], g)
 
 
 def log_gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
@@ -135,8 +77,8 @@ def log_gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
         >>> float(jnp.exp(log_gaussian_overlap(p, p))[0, 0])  # N(0 | 0, 1)  # doctest: +ELLIPSIS
         0.398942...
     """
-    _check_pair(p, q)
-    return map_pairs(_log_overlap_single, p, q)
+    check_gmm_pair(p, q)
+    return map_pairs(log_gram, p, q)
 
 
 def gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
@@ -158,7 +100,7 @@ def log_inner_product(p: GMM, q: GMM) -> jax.Array:
     A log-sum-exp over :func:`log_gaussian_overlap` with the weights as multipliers: finite
     wherever the overlaps are representable as logs, also when they under- or overflow.
     """
-    _check_pair(p, q)
+    check_gmm_pair(p, q)
     return map_pairs(_log_inner_single, p, q)
 
 
@@ -177,28 +119,22 @@ def inner_product(p: GMM, q: GMM) -> jax.Array:
 def _l2_parts(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """``(log<p,p>, log<q,q>, log<p,q>)`` less a shared constant, and that constant.
 
-    All three use one reference scale (see :func:`_reduced_log_overlap`), so the constant
+    All three use one reference scale (:mod:`gmmjax._src.kernels.overlap`), so the constant
     cancels exactly in the Cauchy–Schwarz divergence and factors out of L2.
     """
 
     def kernel(a: GMM, b: GMM) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-        k = _reference_exponent(a, b)
+        k = reference_exponent(a, b)
+        a1, b1 = _one(a), _one(b)
+        logs = [log_inner_products(x, y, k)[0, 0] for x, y in ((a1, a1), (b1, b1), (a1, b1))]
+        return (*logs, log_overlap_offset(a.dim, k, a.dtype))
 
-        def log_inner(x: GMM, y: GMM) -> jax.Array:
-            w = x.weights[:, None] * y.weights[None, :]
-            return weighted_logsumexp(_reduced_log_overlap(x, y, k), w)
-
-        offset = _log_offset(a.dim, k, a.dtype)
-        return log_inner(a, a), log_inner(b, b), log_inner(a, b), offset
-
-    _check_pair(p, q)
+    check_gmm_pair(p, q)
     return map_pairs(kernel, p, q)
 
 
-def scaled_l2_from_logs(
-    log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array
-) -> tuple[jax.Array, jax.Array]:
-    """``(m, s)`` with ``L2^2 = exp(m) * s`` from the three log inner products (seed 000, eq. 1).
+def _scaled_l2(log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array):
+    """``(m, s)`` with ``L2^2 = exp(m) * s`` from the three log inner products (eq. 1).
 
     The largest log is factored out (held constant for differentiation); ``s`` is zeroed
     where it falls below the round-off of its terms, so ``P = Q`` gives exactly 0.
@@ -210,16 +146,36 @@ def scaled_l2_from_logs(
     return m, jnp.where(s > noise, s, 0.0)
 
 
-def cs_from_logs(log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array) -> jax.Array:
-    """Cauchy–Schwarz divergence from the three log inner products, clamped at 0."""
+def _l2_squared(log_pp, log_qq, log_pq, offset):
+    m, s = _scaled_l2(log_pp, log_qq, log_pq)
+    return jnp.exp(m + offset) * s
+
+
+def _log_l2_squared(log_pp, log_qq, log_pq, offset):
+    m, s = _scaled_l2(log_pp, log_qq, log_pq)
+    return jnp.where(s > 0, m + offset + jnp.log(jnp.where(s > 0, s, 1.0)), -jnp.inf)
+
+
+def _l2(log_pp, log_qq, log_pq, offset):
+    return safe_sqrt(_l2_squared(log_pp, log_qq, log_pq, offset))
+
+
+def _cs(log_pp, log_qq, log_pq, offset):
     return jnp.maximum(0.5 * (log_pp + log_qq) - log_pq, 0.0)
 
 
-def _scaled_l2(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array]:
-    """``(m, s)`` with ``L2^2 = exp(m) * s``; ``s`` is zeroed below round-off of its terms."""
-    log_pp, log_qq, log_pq, offset = _l2_parts(p, q)
-    m, s = scaled_l2_from_logs(log_pp, log_qq, log_pq)
-    return m + offset, s
+#: Each overlap distance as a function of ``(log<p,p>, log<q,q>, log<p,q>)`` less a shared
+#: constant, and that constant. Single pairs and collections both combine through this table.
+FROM_LOG_INNER_PRODUCTS = {
+    "l2": _l2,
+    "l2_squared": _l2_squared,
+    "log_l2_squared": _log_l2_squared,
+    "cs": _cs,
+}
+
+
+def _overlap_distance(name: str, p: GMM, q: GMM) -> jax.Array:
+    return FROM_LOG_INNER_PRODUCTS[name](*_l2_parts(p, q))
 
 
 def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
@@ -243,8 +199,7 @@ def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
         >>> float(l2_distance_squared(p, p))
         0.0
     """
-    m, s = _scaled_l2(p, q)
-    return jnp.exp(m) * s
+    return _overlap_distance("l2_squared", p, q)
 
 
 def log_l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
@@ -253,22 +208,7 @@ def log_l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
     ``-inf`` when ``P = Q`` (to round-off). Same formula as :func:`l2_distance_squared` (seed
     000), kept in log space.
     """
-    m, s = _scaled_l2(p, q)
-    safe = jnp.where(s > 0, s, 1.0)
-    return jnp.where(s > 0, m + jnp.log(safe), -jnp.inf)
-
-
-@jax.custom_jvp
-def _sqrt_zero_subgradient(x: jax.Array) -> jax.Array:
-    return jnp.sqrt(x)
-
-
-@_sqrt_zero_subgradient.defjvp
-def _sqrt_zero_subgradient_jvp(primals: tuple, tangents: tuple) -> tuple:
-    (x,), (dx,) = primals, tangents
-    y = jnp.sqrt(x)
-    safe = jnp.where(x > 0, y, 1.0)
-    return y, jnp.where(x > 0, dx / (2.0 * safe), 0.0)
+    return _overlap_distance("log_l2_squared", p, q)
 
 
 def l2_distance(p: GMM, q: GMM) -> jax.Array:
@@ -285,7 +225,7 @@ def l2_distance(p: GMM, q: GMM) -> jax.Array:
         >>> round(float(l2_distance(p, q)), 6)
         0.353268
     """
-    return _sqrt_zero_subgradient(l2_distance_squared(p, q))
+    return _overlap_distance("l2", p, q)
 
 
 def cauchy_schwarz_divergence(p: GMM, q: GMM) -> jax.Array:
@@ -307,5 +247,4 @@ def cauchy_schwarz_divergence(p: GMM, q: GMM) -> jax.Array:
         >>> float(cauchy_schwarz_divergence(p, p))
         0.0
     """
-    log_pp, log_qq, log_pq, _ = _l2_parts(p, q)
-    return cs_from_logs(log_pp, log_qq, log_pq)
+    return _overlap_distance("cs", p, q)

@@ -8,11 +8,9 @@ Bures cost :math:`c(i,j) = W_2(\\nu_0^i, \\nu_1^j)^2` (:func:`gmmjax.bures_cost_
     d(\\mu_0,\\mu_1)^2 = \\min_{\\pi\\in\\Pi(p_0,p_1)} \\sum_{ij} c(i,j)\\,\\pi(i,j)
     \\qquad\\text{(eq. 10)},
 
-a metric (Theorem 1) whose geodesics stay mixtures (eq. 11, Theorem 2). The LP is solved
-exactly (:func:`gmmjax._lp.exact_ot`) or entropically through OTT (:func:`gmmjax._lp.sinkhorn_ot`).
-
-This module also registers ``"ot_bound"`` in :data:`gmmjax.KL_METHODS`: the same LP with
-Gaussian KL costs, an upper bound on the mixture KL.
+a metric (Theorem 1) whose geodesics stay mixtures (eq. 11, Theorem 2). The cost matrix is
+the Bures kernel (:mod:`gmmjax._src.kernels.bures`); the LP goes to a solver of
+:mod:`gmmjax._src.ot.solvers`, exact or entropic (OTT).
 """
 
 from __future__ import annotations
@@ -22,65 +20,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gmmjax._bures import (
-    _bures_matrix_single,
-    _check_gmms,
-    _full_factor,
-    _mT,
-    _sym,
-    polar_factor,
-    safe_sqrt,
-)
-from gmmjax._checks import check_choice, check_positive, check_unit_interval, is_concrete
-from gmmjax._kl import KL_METHODS, component_kl_matrix
-from gmmjax._lift import map_pairs
-from gmmjax._lp import OTResult, exact_ot, sinkhorn_ot
-from gmmjax._mixture import GMM
+from gmmjax._src.core.arguments import check_gmm_pair
+from gmmjax._src.core.checks import check_unit_interval
+from gmmjax._src.core.lift import map_pairs
+from gmmjax._src.core.mixture import GMM
+from gmmjax._src.kernels.bures import bures_cost, interpolate
+from gmmjax._src.math.numerics import safe_sqrt
+from gmmjax._src.ot.result import OTResult
+from gmmjax._src.ot.solvers import Solver, get_solver
 
 __all__ = ["geodesic", "mw2_distance", "mw2_plan"]
 
-SOLVERS = ("exact", "sinkhorn")
 
-
-def solve_ot(
-    a: jax.Array,
-    b: jax.Array,
-    cost: jax.Array,
-    solver: str,
-    epsilon: float | None,
-    max_iter: int | None,
-) -> OTResult:
-    """Run the chosen discrete OT solver on one problem (zero weights allowed)."""
-    if solver == "exact":
-        return exact_ot(a, b, cost, **({} if max_iter is None else {"max_iter": max_iter}))
-    # Zero weights: OTT's log-domain backward pass produces NaN for the exactly-zero entries;
-    # routing them through ``where`` keeps the forward value and zeroes that cotangent.
-    a = jnp.where(a > 0, a, 0.0)
-    b = jnp.where(b > 0, b, 0.0)
-    return sinkhorn_ot(
-        a, b, cost, epsilon=epsilon, **({} if max_iter is None else {"max_iter": max_iter})
-    )
-
-
-def _check_solver(solver: str, epsilon: Any) -> None:
-    check_choice("solver", solver, SOLVERS)
-    if solver == "exact" and epsilon is not None:
-        raise ValueError('epsilon is only used by solver="sinkhorn"; leave it None for "exact"')
-    check_positive("epsilon", epsilon)
-
-
-def _plan_pair(
-    p: GMM, q: GMM, solver: str, epsilon: float | None, max_iter: int | None
-) -> OTResult:
-    cost = _bures_matrix_single(p, q)
-    return solve_ot(p.weights, q.weights, cost, solver, epsilon, max_iter)
-
-
-def _raise_if_failed(res: OTResult, solver: str) -> None:
-    if solver == "exact" and is_concrete(res.converged) and not bool(jnp.all(res.converged)):
-        raise RuntimeError(
-            "the exact OT solver hit its iteration limit before optimality; pass a larger max_iter"
-        )
+def _plan_pair(p: GMM, q: GMM, solver: Solver) -> OTResult:
+    return solver.transport(p.weights, q.weights, bures_cost(p, q))
 
 
 def mw2_plan(
@@ -105,7 +58,7 @@ def mw2_plan(
         epsilon: Sinkhorn regularisation (``None``: OTT's default); must be ``None`` for
             ``"exact"``.
         max_iter: solver iteration cap (default 100000 exact, 2000 Sinkhorn).
-        return_info: also return the solver's :class:`~gmmjax._lp.OTResult` (``cost``,
+        return_info: also return the solver's :class:`~gmmjax.OTResult` (``cost``,
             ``converged``, ``n_iters``, potentials).
 
     Returns:
@@ -122,10 +75,10 @@ def mw2_plan(
         >>> mw2_plan(p, q).tolist()
         [[0.0, 0.5], [0.5, 0.0]]
     """
-    _check_gmms(p, q)
-    _check_solver(solver, epsilon)
-    res = map_pairs(lambda a, b: _plan_pair(a, b, solver, epsilon, max_iter), p, q)
-    _raise_if_failed(res, solver)
+    check_gmm_pair(p, q)
+    ot_solver = get_solver(solver, epsilon, max_iter)
+    res = map_pairs(lambda a, b: _plan_pair(a, b, ot_solver), p, q)
+    ot_solver.raise_if_failed(res)
     return (res.plan, res) if return_info else res.plan
 
 
@@ -164,30 +117,19 @@ def mw2_distance(
         2.0
     """
     _, info = mw2_plan(p, q, solver, epsilon, max_iter=max_iter, return_info=True)
-    d = safe_sqrt(info.cost)
-    if solver == "exact":
-        d = jnp.where(info.converged, d, jnp.nan)
-    return d
+    return get_solver(solver, epsilon, max_iter).trusted(info, safe_sqrt(info.cost))
 
 
-def _geodesic_pair(
-    p: GMM, q: GMM, t: jax.Array, solver: str, epsilon: float | None, max_iter: int | None
-) -> GMM:
-    plan = _plan_pair(p, q, solver, epsilon, max_iter).plan
+def _geodesic_pair(p: GMM, q: GMM, t: jax.Array, solver: Solver) -> GMM:
+    plan = _plan_pair(p, q, solver).plan
     kp, kq, d = p.n_components, q.n_components, p.dim
-    means = (1.0 - t) * p.means[:, None, :] + t * q.means[None, :, :]
-    if p.is_diagonal and q.is_diagonal:
-        sd = (1.0 - t) * safe_sqrt(p.covs)[:, None, :] + t * safe_sqrt(q.covs)[None, :, :]
-        covs = (sd**2).reshape(kp * kq, d)
-    else:
-        fp = _full_factor(p.covs, p.is_diagonal)
-        fq = _full_factor(q.covs, q.is_diagonal)
-        f0 = jnp.broadcast_to(fp[:, None], (kp, kq, d, d))
-        f1 = jnp.broadcast_to(fq[None, :], (kp, kq, d, d))
-        w = polar_factor(f0 @ f1)
-        g = (1.0 - t) * f0 + t * (f1 @ _mT(w))
-        covs = _sym(g @ _mT(g)).reshape(kp * kq, d, d)
-    return GMM._unchecked(plan.reshape(kp * kq), means.reshape(kp * kq, d), covs)
+    covs_p, covs_q = p.covs[:, None], q.covs[None, :]
+    means, covs = interpolate(
+        p.means[:, None], covs_p, p.is_diagonal, q.means[None, :], covs_q, q.is_diagonal, t
+    )
+    means = jnp.broadcast_to(means, (kp, kq, d)).reshape(kp * kq, d)
+    covs = covs.reshape(kp * kq, *covs.shape[2:])
+    return GMM._unchecked(plan.reshape(kp * kq), means, covs)
 
 
 def geodesic(
@@ -227,22 +169,10 @@ def geodesic(
         >>> mid.means[0, 0].tolist(), mid.covs[0, 0].tolist()
         (2.0, 4.0)
     """
-    _check_gmms(p, q)
-    _check_solver(solver, epsilon)
+    check_gmm_pair(p, q)
+    ot_solver = get_solver(solver, epsilon, max_iter)
     check_unit_interval("t", t)
     t = jnp.asarray(t, jnp.result_type(p.means, q.means))
     if t.ndim:
         raise ValueError(f"t must be a scalar; got shape {t.shape} (vmap over times instead)")
-    return map_pairs(lambda a, b: _geodesic_pair(a, b, t, solver, epsilon, max_iter), p, q)
-
-
-def _kl_ot_bound(p: GMM, q: GMM, key: jax.Array | None, n_samples: int) -> jax.Array:
-    """:math:`\\min_\\pi\\sum_{ij}\\pi_{ij}D_{KL}(p_i\\|q_j) \\ge D_{KL}(p\\|q)` by the exact LP."""
-    cost = component_kl_matrix(p, q)
-    return exact_ot(p.weights, q.weights, cost).cost
-
-
-# Registered here so that ``kl_divergence(p, q, method="ot_bound")`` works once gmmjax is
-# imported. The bound follows from the joint convexity of KL: for any coupling pi of the
-# weights, KL(sum pi_ij p_i || sum pi_ij q_j) <= sum pi_ij KL(p_i || q_j).
-KL_METHODS["ot_bound"] = _kl_ot_bound
+    return map_pairs(lambda a, b: _geodesic_pair(a, b, t, ot_solver), p, q)

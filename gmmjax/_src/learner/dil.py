@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._checks import check_positive, is_concrete
-from gmmjax._mixture import GMM
+from gmmjax._src.core.checks import check_positive, is_concrete
+from gmmjax._src.core.mixture import GMM
 
 __all__ = [
     "density_information_loss",

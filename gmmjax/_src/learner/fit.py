@@ -43,11 +43,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gmmjax._checks import check_choice, check_positive, is_concrete
-from gmmjax._dil import empirical_cdf
-from gmmjax._grid import as_points
-from gmmjax._mixture import GMM
-from gmmjax._overlap import log_gaussian_overlap
+from gmmjax._src.core.checks import check_choice, check_positive, is_concrete
+from gmmjax._src.learner.dil import empirical_cdf
+from gmmjax._src.learner.grid import as_points
+from gmmjax._src.core.mixture import GMM
+from gmmjax._src.distances.l2 import log_gaussian_overlap
 
 __all__ = ["LOSSES", "FitResult", "default_optimizer", "fit_weights", "scale_by_inverse_weights"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._checks import is_concrete
-from gmmjax._mixture import GMM
+from gmmjax._src.core.checks import is_concrete
+from gmmjax._src.core.mixture import GMM
 
 __all__ = ["as_points", "grid_basis", "grid_spacing"]
 

@@ -26,9 +26,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gmmjax._checks import check_positive
-from gmmjax._grid import as_points, grid_basis
-from gmmjax._mixture import GMM
+from gmmjax._src.core.checks import check_positive
+from gmmjax._src.learner.grid import as_points, grid_basis
+from gmmjax._src.core.mixture import GMM
 
 __all__ = ["cell_counts", "nearest_cell", "paper_algorithm1", "paper_algorithm2"]
 

@@ -1,0 +1,1 @@
+"""Discrete optimal transport solvers behind one interface (:mod:`.solvers`)."""

@@ -1,0 +1,52 @@
+"""What every discrete OT solver returns, and the checked form of a problem's inputs."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["OTResult", "as_problem"]
+
+
+class OTResult(NamedTuple):
+    """Output of a discrete OT solver.
+
+    Attributes:
+        cost: transport cost :math:`\\langle C, \\pi\\rangle` of the returned plan.
+        plan: ``(n, m)`` coupling :math:`\\pi`.
+        f, g: dual potentials (``exact_ot``: LP duals with :math:`f_i+g_j\\le C_{ij}`,
+            equality on the support, gauge ``mean(f) = 0``; ``sinkhorn_ot``: OTT's entropic
+            potentials).
+        converged: the solver reached optimality (exact) or its threshold (Sinkhorn).
+        n_iters: Sinkhorn iterations; ``-1`` for the network simplex, which does not report
+            its pivot count.
+    """
+
+    cost: jax.Array
+    plan: jax.Array
+    f: jax.Array
+    g: jax.Array
+    converged: jax.Array
+    n_iters: jax.Array
+
+
+def _check_problem(a: jax.Array, b: jax.Array, c: jax.Array) -> None:
+    if c.ndim != 2:
+        raise ValueError(f"cost_matrix must have shape (n, m); got {c.shape}")
+    if a.shape != c.shape[:1]:
+        raise ValueError(f"a must have shape {c.shape[:1]} to match cost_matrix; got {a.shape}")
+    if b.shape != c.shape[1:]:
+        raise ValueError(f"b must have shape {c.shape[1:]} to match cost_matrix; got {b.shape}")
+
+
+def as_problem(a: Any, b: Any, cost_matrix: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Marginals and cost as arrays of one floating dtype, with their shapes checked."""
+    c = jnp.asarray(cost_matrix)
+    if not jnp.issubdtype(c.dtype, jnp.floating):
+        c = c.astype(jnp.result_type(float))
+    a = jnp.asarray(a, c.dtype)
+    b = jnp.asarray(b, c.dtype)
+    _check_problem(a, b, c)
+    return a, b, c

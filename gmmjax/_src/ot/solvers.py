@@ -1,0 +1,105 @@
+"""The discrete OT solvers behind one interface: a :class:`Solver` per name in :data:`SOLVERS`.
+
+Every solver offers the two problems the mixture distances need — transport between two
+weight vectors (eq. 9 of Chen, Georgiou & Tannenbaum 2019) and barycenter weights on a fixed
+support (eq. 19) — and says how it reports failure. The distances look a solver up by name
+(:func:`get_solver`); a new solver is added here, in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from gmmjax._src.core.checks import check_choice, check_positive, is_concrete
+from gmmjax._src.ot.barycenter import exact_fixed_barycenter, sinkhorn_fixed_barycenter
+from gmmjax._src.ot.exact import exact_ot
+from gmmjax._src.ot.result import OTResult
+from gmmjax._src.ot.sinkhorn import sinkhorn_ot
+
+__all__ = ["SOLVERS", "Solver", "get_solver"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Solver:
+    """A discrete OT solver, configured.
+
+    Attributes:
+        name: the name users pass as ``solver=``.
+        exact: the solver returns the LP optimum. A failed exact solve (iteration cap) makes
+            distances NaN under ``jit`` and raises ``RuntimeError`` eagerly; an entropic
+            solver reports ``converged`` and leaves the decision to the caller.
+        epsilon: entropic regularisation (``None`` for exact solvers or OTT's default).
+        max_iter: iteration cap (``None``: the solver's default).
+    """
+
+    name: str
+    exact: bool
+    _transport: Callable[..., OTResult] = dataclasses.field(repr=False)
+    _barycenter: Callable[..., tuple] = dataclasses.field(repr=False)
+    epsilon: Any = None
+    max_iter: int | None = None
+
+    def _options(self, **more: Any) -> dict[str, Any]:
+        options = {} if self.max_iter is None else {"max_iter": self.max_iter}
+        if not self.exact:
+            options["epsilon"] = self.epsilon
+        return {**options, **more}
+
+    def transport(self, a: jax.Array, b: jax.Array, cost: jax.Array) -> OTResult:
+        """Solve :math:`\\min_{\\pi\\in\\Pi(a,b)}\\langle C,\\pi\\rangle` (zero weights allowed)."""
+        if not self.exact:
+            # OTT's log-domain backward pass gives NaN for exactly-zero weights; routing them
+            # through ``where`` keeps the value and zeroes that cotangent.
+            a, b = jnp.where(a > 0, a, 0.0), jnp.where(b > 0, b, 0.0)
+        return self._transport(a, b, cost, **self._options())
+
+    def fixed_barycenter(self, costs: list, marginals: list, lam: jax.Array) -> tuple:
+        """Barycenter weights on a fixed support: ``(p, objective, converged, n_iters)``.
+
+        ``objective`` is NaN for entropic solvers (the caller evaluates the exact one).
+        """
+        if self.exact:
+            p, objective, ok = self._barycenter(costs, marginals, lam)
+            return p, objective, ok, jnp.asarray(-1, jnp.int32)
+        max_iter = 2000 if self.max_iter is None else self.max_iter
+        p, ok, n_iters = self._barycenter(costs, marginals, lam, self.epsilon, max_iter)
+        return p, jnp.full((), jnp.nan, costs[0].dtype), ok, n_iters
+
+    def trusted(self, res: OTResult, value: jax.Array) -> jax.Array:
+        """``value`` where an exact solve reached optimality, NaN where it did not."""
+        return jnp.where(res.converged, value, jnp.nan) if self.exact else value
+
+    def raise_if_failed(self, res: OTResult) -> None:
+        """Eagerly, raise ``RuntimeError`` when an exact solve stopped before optimality."""
+        if self.exact and is_concrete(res.converged) and not bool(jnp.all(res.converged)):
+            raise RuntimeError(
+                f"the {self.name} OT solver hit its iteration limit before optimality; "
+                "pass a larger max_iter"
+            )
+
+
+_SOLVERS = (
+    Solver("exact", True, exact_ot, exact_fixed_barycenter),
+    Solver("sinkhorn", False, sinkhorn_ot, sinkhorn_fixed_barycenter),
+)
+
+#: The solvers by name.
+SOLVERS: dict[str, Solver] = {s.name: s for s in _SOLVERS}
+
+
+def get_solver(name: str, epsilon: Any = None, max_iter: int | None = None) -> Solver:
+    """The solver called ``name``, configured, with its arguments checked.
+
+    Raises:
+        ValueError: an unknown name, ``epsilon`` given to an exact solver, or not ``> 0``.
+    """
+    solver = SOLVERS[check_choice("solver", name, SOLVERS)]
+    if solver.exact and epsilon is not None:
+        raise ValueError(f'epsilon is only used by entropic solvers; leave it None for "{name}"')
+    check_positive("epsilon", epsilon)
+    return dataclasses.replace(solver, epsilon=epsilon, max_iter=max_iter)
