@@ -55,7 +55,11 @@ def scipy_reference(ms, cs, mt, ct, rows: int):
     return out
 
 
-def main() -> None:
+HEADERS = ["K", "d", "gmmjax s", "OTT s", "POT s", "OTT / gmmjax", "POT / gmmjax",
+           "err gmmjax", "err OTT", "err POT"]  # fmt: skip
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="K in {16, 64}, d in {2, 8, 32}")
     parser.add_argument("--repeat", type=int, default=3)
@@ -65,70 +69,77 @@ def main() -> None:
         "--pot-budget", type=float, default=5e9, help="skip POT when K^2 d^4 exceeds this"
     )
     parser.add_argument("--ds", default="2,8,32,64")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def ott_cost(d: int):
+    import jax
+    from ott.geometry import costs, pointcloud
+
+    fn = costs.Bures(dimension=d)
+
+    @jax.jit
+    def run(x, y):
+        return pointcloud.PointCloud(x, y, cost_fn=fn).cost_matrix
+
+    return run
+
+
+def measure(rng, k: int, d: int, args: argparse.Namespace) -> tuple:
+    """One row of the table: times and errors of the three implementations at (K, d)."""
     import jax
     import jax.numpy as jnp
     import numpy as np
     import ot
-    from ott.geometry import costs, pointcloud
 
     from gmmjax import GMM, bures_cost_matrix
+
+    ms, cs = random_components(rng, k, d)
+    mt, ct = random_components(rng, k, d)
+    w = np.full(k, 1.0 / k)
+    p, q = GMM(w, ms, cs), GMM(w, mt, ct)
+    repeat = args.repeat if k * k * d**3 < 2e9 else 1
+    ours = jax.jit(bures_cost_matrix)
+    t_ours, c_ours = best_time(lambda: ours(p, q), repeat=repeat)
+    x = jnp.concatenate([jnp.asarray(ms), jnp.asarray(cs).reshape(k, -1)], axis=1)
+    y = jnp.concatenate([jnp.asarray(mt), jnp.asarray(ct).reshape(k, -1)], axis=1)
+    ott_fn = ott_cost(d)
+    t_ott, c_ott = best_time(lambda: ott_fn(x, y), repeat=repeat)
+    if k * k * d**4 <= args.pot_budget:
+        t_pot, c_pot = best_time(
+            lambda: ot.gmm.dist_bures_squared(ms, mt, cs, ct), repeat=repeat, warmup=0
+        )
+    else:  # POT's three-operand einsum is O(K^2 d^4) in a naive loop: minutes here
+        t_pot, c_pot = float("nan"), np.full((k, k), np.nan)
+    r = args.ref_rows
+    ref = scipy_reference(ms, cs, mt, ct, r)
+    scale = float(np.max(ref))
+
+    def err(c):
+        return float(np.max(np.abs(np.asarray(c)[:r] - ref)) / scale)
+
+    return (k, d, t_ours, t_ott, t_pot, t_ott / t_ours, t_pot / t_ours,
+            err(c_ours), err(c_ott), err(c_pot))  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
+
+    import jax
+    import numpy as np
 
     assert jax.config.read("jax_enable_x64"), "run with JAX_ENABLE_X64=1"
     ks = [16, 64] if args.quick else [int(x) for x in args.ks.split(",")]
     ds = [2, 8, 32] if args.quick else [int(x) for x in args.ds.split(",")]
     print(f"machine: {machine()}\n")
-
-    ours = jax.jit(lambda p, q: bures_cost_matrix(p, q))
-
-    def ott_cost(d):
-        fn = costs.Bures(dimension=d)
-
-        @jax.jit
-        def run(x, y):
-            return pointcloud.PointCloud(x, y, cost_fn=fn).cost_matrix
-
-        return run
-
-    headers = ["K", "d", "gmmjax s", "OTT s", "POT s", "OTT / gmmjax", "POT / gmmjax",
-               "err gmmjax", "err OTT", "err POT"]  # fmt: skip
-    print(table(headers, []), flush=True)
+    print(table(HEADERS, []), flush=True)
     rows = []
     rng = np.random.default_rng(0)
     for k in ks:
         for d in ds:
-            ms, cs = random_components(rng, k, d)
-            mt, ct = random_components(rng, k, d)
-            w = np.full(k, 1.0 / k)
-            p = GMM(w, ms, cs)
-            q = GMM(w, mt, ct)
-            repeat = args.repeat if k * k * d**3 < 2e9 else 1
-            t_ours, c_ours = best_time(lambda: ours(p, q), repeat=repeat)  # noqa: B023
-            x = jnp.concatenate([jnp.asarray(ms), jnp.asarray(cs).reshape(k, -1)], axis=1)
-            y = jnp.concatenate([jnp.asarray(mt), jnp.asarray(ct).reshape(k, -1)], axis=1)
-            ott_fn = ott_cost(d)
-            t_ott, c_ott = best_time(lambda: ott_fn(x, y), repeat=repeat)  # noqa: B023
-            if k * k * d**4 <= args.pot_budget:
-                t_pot, c_pot = best_time(
-                    lambda: ot.gmm.dist_bures_squared(ms, mt, cs, ct),  # noqa: B023
-                    repeat=repeat,
-                    warmup=0,
-                )
-            else:  # POT's three-operand einsum is O(K^2 d^4) in a naive loop: minutes here
-                t_pot, c_pot = float("nan"), np.full((k, k), np.nan)
-            ref = scipy_reference(ms, cs, mt, ct, args.ref_rows)
-            scale = float(np.max(ref))
-            r = args.ref_rows
-
-            def err(c, r=r, ref=ref, scale=scale):
-                return float(np.max(np.abs(np.asarray(c)[:r] - ref)) / scale)
-
-            row = (k, d, t_ours, t_ott, t_pot, t_ott / t_ours, t_pot / t_ours,
-                   err(c_ours), err(c_ott), err(c_pot))  # fmt: skip
-            add_row(headers, rows, row)
+            add_row(HEADERS, rows, measure(rng, k, d, args))
     print()
-    print(table(headers, rows))
+    print(table(HEADERS, rows))
 
 
 if __name__ == "__main__":

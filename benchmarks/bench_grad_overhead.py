@@ -47,11 +47,11 @@ def main() -> None:
     def case(name, b, k, d, fn):
         logits, means, covs = (jnp.asarray(x) for x in collection(rng, b, k, d))
         _, qm, qc = (jnp.asarray(x) for x in collection(rng, b, k, d))
-        qs = GMM._unchecked(jnp.full((b, k), 1.0 / k), qm, qc)
+        qs = GMM(jnp.full((b, k), 1.0 / k), qm, qc, validate=False)
 
         def loss(params):
             lg, m, c = params
-            ps = GMM._unchecked(jax.nn.softmax(lg, axis=-1), m, c)
+            ps = GMM.from_logits(lg, m, c, validate=False)
             return jnp.sum(fn(ps, qs))
 
         value = jax.jit(loss)

@@ -9,7 +9,7 @@ Each configuration runs in a fresh process (``--child``) so that its peak RSS is
 with ``vmap`` (one LAPACK Cholesky per component pair, self terms recomputed per pair), i.e.
 ``jax.vmap(jax.vmap(gmmjax.l2_distance))``, measured on a 200 x 200 subset and blocked the
 same way. The error column is the max relative error of a 64 x 64 sample of the result
-against an independent float64 NumPy evaluation of seed 000's closed form (``slogdet`` and
+against an independent float64 NumPy evaluation of You (2021)'s closed form (``slogdet`` and
 ``solve`` per component pair).
 
 Usage: python benchmarks/bench_pairwise.py [--quick]
@@ -45,7 +45,7 @@ def make(b: int, k: int, d: int, diagonal: bool, seed: int, dtype):
 
 
 def numpy_l2(ps, qs, n: int = 64):
-    """Independent float64 NumPy L2 distances (seed 000, eq. 1) for the first ``n`` x ``n``."""
+    """Independent float64 NumPy L2 distances (You 2021, eq. 1) for the first ``n`` x ``n``."""
     import numpy as np
 
     def full(g):

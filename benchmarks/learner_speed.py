@@ -1,4 +1,4 @@
-"""Wall-clock time of :func:`gmmjax.fit_weights` on 50,000 points (seed 003 scale).
+"""Wall-clock time of :func:`gmmjax.fit_weights` on 50,000 points (the scale of Lu et al. 2023).
 
 Two fits with the default settings (loss ``"nll"``, 300 steps, five smoothing widths run
 together, 10% held out): a 1-D basis of 200 components and a 2-D tensor basis of 20 x 20

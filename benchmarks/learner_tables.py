@@ -1,8 +1,8 @@
-"""Tables 1-3 of seed 003 (§3.1): density information loss of fixed-basis density estimators.
+"""Tables 1-3 of Lu et al. (2023), §3.1: density information loss of fixed-basis estimators.
 
 Protocol (every choice the paper leaves open is fixed here and printed with the tables):
 
-* Targets (``gmmjax._targets.RandomTarget``). Table 1: 8 Gaussian components. Table 2: 8
+* Targets (:class:`gmmjax.targets.RandomTarget`). Table 1: 8 Gaussian components. Table 2: 8
   components, each drawn uniformly from {normal, Student t, uniform}. Every component:
   location U(-10, 10), scale U(0.5, 2) (a uniform component has that standard deviation:
   width 2*sqrt(3)*scale; a t component has df drawn from {3, ..., 10}); mixture weights
@@ -43,13 +43,13 @@ import numpy as np
 from gmmjax import (
     GMM,
     density_information_loss,
+    dil_from_cdfs,
     fit_weights,
     grid_basis,
     paper_algorithm1,
     paper_algorithm2,
 )
-from gmmjax._dil import dil_from_cdfs
-from gmmjax._targets import GAUSSIAN, MIXED, RandomTarget
+from gmmjax.targets import GAUSSIAN, MIXED, RandomTarget
 
 PAPER = {  # published mean L of Tables 1-3 (Algorithm 1, Algorithm 2)
     1: {"alg1": (0.07099, 0.05091, 0.044296), "alg2": (0.06866, 0.05085, 0.04447)},

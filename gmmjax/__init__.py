@@ -47,6 +47,7 @@ from gmmjax._src.learner.dil import (
 )
 from gmmjax._src.learner.fit import FitResult, fit_weights
 from gmmjax._src.learner.grid import grid_basis
+from gmmjax._src.learner.options import FitOptions
 from gmmjax._src.learner.paper import paper_algorithm1, paper_algorithm2
 from gmmjax._src.ot.result import OTResult
 
@@ -56,6 +57,7 @@ __all__ = [
     "GMM",
     "KL_METHODS",
     "PAIRWISE_METRICS",
+    "FitOptions",
     "FitResult",
     "Gaussian",
     "OTResult",

@@ -18,8 +18,24 @@ from gmmjax import (
     l2_distance_squared,
     stack,
 )
-from gmmjax._batch import PAIRWISE_METRICS, paired_distances, pairwise_distances
-from gmmjax._smalld import cross_log_overlap
+from gmmjax._src.core.mixture import GMM as _GMM
+from gmmjax._src.distances.collections import PAIRWISE_METRICS, paired_distances, pairwise_distances
+from gmmjax._src.distances.transport import mw2_distance
+from gmmjax._src.kernels.overlap import (
+    log_overlap_offset,
+    reference_exponent,
+    scaled_log_overlap,
+)
+
+
+def cross_log_overlap(pm, pc, qm, qc, unroll_max_dim=8):
+    """The log Gram kernel on bare component arrays (weights are not used)."""
+    p = _GMM._unchecked(jnp.zeros(pm.shape[0]), pm, pc)
+    q = _GMM._unchecked(jnp.zeros(qm.shape[0]), qm, qc)
+    k = reference_exponent(p, q)
+    offset = log_overlap_offset(p.dim, k, p.dtype)
+    return scaled_log_overlap(p, q, k, unroll_max_dim) + offset
+
 
 SINGLE = {
     "l2": l2_distance,
@@ -136,18 +152,15 @@ def test_kl_monte_carlo_takes_a_key(rng):
 
 
 def test_mw2_metrics_match_mw2_distance_on_padded_collections(rng):
-    transport = pytest.importorskip("gmmjax._transport")
     plist = _mixtures(rng, (1, 3), 2)
     qlist = _mixtures(rng, (2,), 2)
     ps, qs = stack(plist), stack(qlist, n_components=4)
     exact = pairwise_distances(ps, qs, metric="mw2")
     np.testing.assert_allclose(
-        exact, _loop(transport.mw2_distance, plist, qlist), rtol=tol(1e-9, 1e-4), atol=tol()
+        exact, _loop(mw2_distance, plist, qlist), rtol=tol(1e-9, 1e-4), atol=tol()
     )
     sink = pairwise_distances(ps, qs, metric="mw2_sinkhorn", epsilon=1e-2)
-    ref = _loop(
-        lambda p, q: transport.mw2_distance(p, q, solver="sinkhorn", epsilon=1e-2), plist, qlist
-    )
+    ref = _loop(lambda p, q: mw2_distance(p, q, solver="sinkhorn", epsilon=1e-2), plist, qlist)
     np.testing.assert_allclose(sink, ref, rtol=tol(1e-6, 1e-3), atol=tol(1e-6, 1e-3))
 
 
@@ -216,18 +229,3 @@ def test_bad_inputs_raise_value_errors(rng):
     with pytest.raises(ValueError, match="sharding"):
         pairwise_distances(ps, sharding="everywhere")
     assert "mw2_sinkhorn" in PAIRWISE_METRICS
-
-
-@pytest.mark.parametrize("d", [1, 2])
-def test_closed_form_bures_matches_bures_cost_matrix(rng, d):
-    from gmmjax import bures_cost_matrix
-    from gmmjax._smalld import bures_cost_2d
-
-    _, pm, pc = random_gmm_arrays(rng, 4, d, cond=50.0)
-    _, qm, qc = random_gmm_arrays(rng, 3, d, cond=50.0)
-    qc[0] = np.outer(qm[0], qm[0])  # a singular (rank-one) covariance
-    p, q = GMM(np.full(4, 0.25), pm, pc), GMM(np.full(3, 1 / 3), qm, qc)
-    got = bures_cost_2d(p.means, p.covs, q.means, q.covs)
-    np.testing.assert_allclose(got, bures_cost_matrix(p, q), rtol=tol(1e-10, 1e-4), atol=tol())
-    grad = jax.grad(lambda c: jnp.sum(bures_cost_2d(p.means, p.covs, q.means, c)))(q.covs)
-    assert bool(jnp.all(jnp.isfinite(grad)))

@@ -12,7 +12,8 @@ import pytest
 
 import gmmjax as gj
 from gmmjax import cli
-from gmmjax._io import load_gmm, save_gmm
+from gmmjax._src.app import demo
+from gmmjax._src.app.io import load_gmm, save_gmm
 
 GMM_A = {"weights": [0.4, 0.6], "means": [[0.0, 0.0], [1.0, 1.0]], "covs": [[1.0, 1.0], [0.5, 2.0]]}
 GMM_B = {
@@ -276,3 +277,83 @@ def test_entry_point_subprocess_error_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- optional dependencies
+@pytest.fixture
+def without(monkeypatch):
+    """Make the named modules unimportable, as in an install without the extras."""
+
+    def hide(*modules: str) -> None:
+        for name in modules:
+            monkeypatch.setitem(sys.modules, name, None)
+
+    return hide
+
+
+def test_demo_without_matplotlib(capsys, tmp_path, without):
+    without("matplotlib")
+    out = tmp_path / "demo-out"
+    code, stdout, err = run_cli(capsys, "demo", "--out", str(out))
+    assert_usage_error(code, err, "gmmjax demo needs matplotlib", "pip install 'gmmjax[demo]'")
+    assert stdout == ""
+    assert not out.exists()
+
+
+def test_fit_plot_without_matplotlib(capsys, tmp_path, without):
+    without("matplotlib")
+    data = tmp_path / "data.npy"
+    np.save(data, np.random.default_rng(0).standard_normal(100))
+    model, plot = tmp_path / "m.json", tmp_path / "fit.png"
+    args = ["fit", str(data), "--components", "5", "--out", str(model), "--plot", str(plot)]
+    code, stdout, err = run_cli(capsys, *args)
+    assert_usage_error(code, err, "--plot needs matplotlib", "pip install 'gmmjax[demo]'")
+    assert stdout == ""
+    assert not model.exists() and not plot.exists()
+
+
+@pytest.mark.parametrize("missing", ["joblib", "sklearn"])
+def test_joblib_file_without_sklearn(capsys, files, tmp_path, without, missing):
+    without(missing)
+    a, _ = files
+    model = tmp_path / "model.joblib"
+    model.write_bytes(b"not read")
+    code, stdout, err = run_cli(capsys, "distance", str(model), str(a))
+    assert_usage_error(code, err, "model.joblib needs", "pip install 'gmmjax[sklearn]'")
+    assert stdout == ""
+
+
+def test_cli_imports_without_optional_dependencies():
+    code = (
+        "import sys\n"
+        "for name in ('matplotlib', 'sklearn', 'joblib'):\n"
+        "    sys.modules[name] = None\n"
+        "import gmmjax.cli, gmmjax.targets\n"
+        "print(gmmjax.cli.build_parser().prog)\n"
+    )
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "gmmjax"
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_fit_plot_writes_png(capsys, tmp_path, dim):
+    pytest.importorskip("matplotlib")
+    data = tmp_path / "data.npy"
+    np.save(data, np.random.default_rng(dim).standard_normal((300, dim)))
+    plot = tmp_path / "fit.png"
+    args = ["fit", str(data), "--components", "3", "--steps", "20", "--out"]
+    code, stdout, _ = run_cli(capsys, *args, str(tmp_path / "m.json"), "--plot", str(plot))
+    assert code == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plot                  {plot}" in stdout
+
+
+def test_demo_sections_name_the_papers():
+    titles = [section.title for section in demo.SECTIONS]
+    assert all("seed" not in title for title in titles)
+    for author in ("You (2021)", "Hershey & Olsen (2007)", "Chen, Georgiou", "Lu et al. (2023)"):
+        assert any(author in title for title in titles), author

@@ -1,4 +1,4 @@
-"""Density information loss, seed 003 Eq. 9, against an independent numpy/scipy computation."""
+"""Density information loss, Lu et al. (2023) Eq. 9, against an independent numpy/scipy result."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from conftest import needs_x64, tol
 from scipy import stats
 
 from gmmjax import GMM, density_information_loss, empirical_density_information_loss
-from gmmjax._dil import mixture_cdf
+from gmmjax._src.learner.dil import mixture_cdf
 
 
 def _numpy_dil(w, m, sd, target_cdf, centers, d):

@@ -1,4 +1,4 @@
-"""The fixed grid basis of seed 003, §2.1."""
+"""The fixed grid basis of Lu et al. (2023), §2.1."""
 
 from __future__ import annotations
 

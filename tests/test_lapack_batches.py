@@ -3,7 +3,7 @@
 jaxlib 0.10's CPU LAPACK kernels split a call whose batch carries enough work across XLA's
 intra-op thread pool and block until the pieces finish; two such calls running at once on a
 2-thread pool deadlock (seen at d = 128 as both pool threads in ``BlockingCounter::Wait``
-under ``lapack_strsm_ffi``). ``gmmjax._linalg`` hands each LAPACK routine at most its
+under ``lapack_strsm_ffi``). ``gmmjax._src.math.linalg`` hands each LAPACK routine at most its
 ``WORK_BUDGETS`` units (``batch * d**3``) per call. This test reads the lowered program of
 every public function, its gradient, and its ``vmap``-ped gradient, and checks every LAPACK
 custom call in it, so it fails deterministically, without needing the race to happen.
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import gmmjax as gj
-from gmmjax._linalg import WORK_BUDGETS
+from gmmjax._src.math.linalg import WORK_BUDGETS
 
 CALL = re.compile(r"custom_call @(lapack_\w+)\((.*?)\)\s*\{?.*?:\s*\((.*?)\)\s*->")
 SHAPE = re.compile(r"tensor<([0-9x]+)x(?:f32|f64)>")

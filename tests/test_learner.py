@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +12,8 @@ import pytest
 from conftest import tol
 from scipy import stats
 
-from gmmjax import GMM, fit_weights, grid_basis, inner_product, l2_distance_squared
+from gmmjax import GMM, FitOptions, fit_weights, grid_basis, inner_product, l2_distance_squared
+from gmmjax._src.learner.loop import train
 
 
 def _basis_1d(k=8, spacing=1.0, sd=0.5):
@@ -203,3 +206,49 @@ def test_bad_inputs_raise(rng):
         fit_weights(basis2, rng.normal(size=(50, 2)), loss="binned")
     with pytest.raises(TypeError, match="GMM"):
         fit_weights("basis", x)
+
+
+def test_options_object_keywords_and_both_give_the_same_fit(rng):
+    x = rng.normal(size=400)
+    basis = grid_basis(x, 12, 1.0)
+    by_keywords = fit_weights(basis, x, loss="l2", steps=30, batch_size=32)
+    options = FitOptions(loss="l2", steps=30, batch_size=32)
+    by_object = fit_weights(basis, x, options)
+    base = FitOptions(loss="nll", steps=7, smoothing=0.0)
+    on_top = fit_weights(
+        basis, x, options=base, loss="l2", steps=30, batch_size=32, smoothing="auto"
+    )
+    for fit in (by_object, on_top):
+        np.testing.assert_array_equal(np.asarray(fit.logits), np.asarray(by_keywords.logits))
+        np.testing.assert_array_equal(np.asarray(fit.history), np.asarray(by_keywords.history))
+        assert fit.loss == "l2" and fit.steps == 30
+    assert base.steps == 7  # keywords do not change the object passed in
+
+
+def test_options_are_frozen_hashable_and_compile_once(rng):
+    options = FitOptions(steps=25, smoothing=(0.0, 2.0))
+    assert hash(options) == hash(FitOptions(steps=25, smoothing=(0.0, 2.0)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.steps = 3
+    x = rng.normal(size=300)
+    basis = grid_basis(x, 10, 1.0)
+    fit_weights(basis, x, options)
+    before = train._cache_size()
+    fit_weights(basis, x, dataclasses.replace(options, window=0.5, bandwidth=0.1))
+    fit_weights(basis, x, steps=25, smoothing=(0.0, 2.0), key=jax.random.key(9))
+    assert train._cache_size() == before
+
+
+def test_unknown_option_keyword_raises_type_error_naming_it(rng):
+    x = rng.normal(size=50)
+    basis = grid_basis(x, 5, 1.0)
+    with pytest.raises(TypeError, match=r"'step'.*did you mean 'steps'"):
+        fit_weights(basis, x, step=10)
+    with pytest.raises(TypeError, match="'frobnicate'"):
+        fit_weights(basis, x, FitOptions(), frobnicate=True)
+    with pytest.raises(TypeError, match="FitOptions"):
+        fit_weights(basis, x, {"steps": 10})
+    with pytest.raises(TypeError):
+        FitOptions("nll")  # keyword-only
+    with pytest.raises(ValueError, match="steps"):
+        FitOptions(steps=0)  # checked on construction

@@ -18,9 +18,9 @@ import pytest
 from conftest import DTYPE, X64
 from jax.test_util import check_grads
 
-from gmmjax import GMM, grid_basis
-from gmmjax._learner import LOSSES, _extras, _half_spacing, _Problem
-from gmmjax._overlap import log_gaussian_overlap
+from gmmjax import GMM, grid_basis, log_gaussian_overlap
+from gmmjax._src.learner.grid import basis_spacing
+from gmmjax._src.learner.losses import LOSSES, Problem
 
 N_COMPONENTS = 12
 
@@ -60,8 +60,8 @@ def loss_of_logits(loss: str, point: str):
     pts = jnp.asarray(x, DTYPE)[:, None]
     sd = jnp.sqrt(basis.covs[0, 0])
     gram = jnp.exp(log_gaussian_overlap(basis, basis)) if loss == "l2" else None
-    problem = _Problem(loss, basis, sd / 4.0, _half_spacing(basis), gram)
-    rows, extra = problem.rows(pts, _extras(problem, pts, pts))
+    problem = Problem(LOSSES[loss], basis, sd / 4.0, 0.5 * basis_spacing(basis), gram)
+    rows, extra = problem.rows(pts, problem.extras(pts, pts))
     return lambda theta: problem.value(theta[None], rows, extra)[0]
 
 
@@ -90,8 +90,8 @@ def test_binned_loss_at_a_kink_has_a_finite_subgradient():
     x = _data("uniform")
     basis = _basis("uniform", x)
     pts = jnp.asarray(x, DTYPE)[:, None]
-    problem = _Problem("binned", basis, jnp.sqrt(basis.covs[0, 0]) / 4.0, None, None)
-    rows, extra = problem.rows(pts, _extras(problem, pts, pts))
+    problem = Problem(LOSSES["binned"], basis, jnp.sqrt(basis.covs[0, 0]) / 4.0)
+    rows, extra = problem.rows(pts, problem.extras(pts, pts))
     theta = jnp.zeros(N_COMPONENTS, DTYPE)
     extra = extra.at[0].set(problem.value(theta[None], rows[:1], jnp.zeros(1, DTYPE))[0])
     grad = jax.grad(lambda t: problem.value(t[None], rows, extra)[0])(theta)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import needs_x64, tol
 
-from gmmjax._lp import exact_ot, sinkhorn_ot
+from gmmjax._src.ot.exact import exact_ot
+from gmmjax._src.ot.sinkhorn import sinkhorn_ot
 
 ot = pytest.importorskip("ot")
 

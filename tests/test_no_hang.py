@@ -3,7 +3,7 @@
 jaxlib 0.10.x's concurrency-optimised CPU scheduler can deadlock on jitted programs with
 independent batched linear algebra (a vmapped Cauchy–Schwarz divergence over 50 x 50 mixtures
 hung in 3 of 4 runs without the flag). ``import gmmjax`` disables that scheduler before JAX
-starts its backend, and ``gmmjax._linalg`` keeps every LAPACK batch small enough that jaxlib
+starts its backend, and ``gmmjax._src.math.linalg`` keeps every LAPACK batch small enough that jaxlib
 never splits it across the thread pool (the cause of the hangs that remained with the flag).
 Each run here is a fresh interpreter whose environment has *no* ``XLA_FLAGS``, so only the
 import can protect it, and each runs under a timeout so that a hang fails the test instead of
@@ -116,7 +116,7 @@ print("ok")
 def test_high_dimensional_gradient_finishes_in_fresh_processes(seed):
     """The jitted gradient of CS + KL + log-L2 between full-covariance mixtures in d = 128.
 
-    Before ``gmmjax._linalg`` bounded the LAPACK batches, this hung in 3 of 3 runs on the
+    Before ``gmmjax._src.math.linalg`` bounded the LAPACK batches, this hung in 3 of 3 runs on the
     2-core machine even with the scheduler flag (jaxlib splits a batched factorisation of
     128 x 128 matrices across the intra-op pool and waits; two at once deadlock the pool).
     """

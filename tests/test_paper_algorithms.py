@@ -1,4 +1,4 @@
-"""Algorithms 1 and 2 of seed 003 (§2.4) against a slow, literal, point-by-point reference."""
+"""Algorithms 1 and 2 of Lu et al. (2023), §2.4, against a slow, literal, pointwise reference."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from conftest import tol
 from scipy import stats
 
 from gmmjax import paper_algorithm1, paper_algorithm2
-from gmmjax._paper import _algorithm1_raw, _algorithm2_raw, nearest_cell
+from gmmjax._src.learner.paper import _algorithm1_raw, _algorithm2_raw, nearest_cell
 
 
 def _mass(a, b, mu, sigma):

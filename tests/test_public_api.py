@@ -17,7 +17,7 @@ CONTRACT = {
     "w2_gaussian", "bures_cost_matrix", "gaussian_interpolate", "gaussian_transport_map",
     "gaussian_barycenter",
     "mw2_distance", "mw2_plan", "geodesic", "mw2_barycenter",
-    "grid_basis", "fit_weights", "paper_algorithm1", "paper_algorithm2",
+    "grid_basis", "fit_weights", "FitOptions", "paper_algorithm1", "paper_algorithm2",
     "density_information_loss",
     "pairwise_distances",
 }  # fmt: skip

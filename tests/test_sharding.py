@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     import jax, jax.numpy as jnp, numpy as np
     from jax.sharding import Mesh
     from gmmjax import GMM, stack
-    from gmmjax._batch import paired_distances, pairwise_distances
+    from gmmjax._src.distances.collections import paired_distances, pairwise_distances
 
     assert jax.device_count() == 8, jax.devices()
     rng = np.random.default_rng(0)

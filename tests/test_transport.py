@@ -223,7 +223,7 @@ def test_kl_ot_bound(rng):
     p = gj.GMM(*random_gmm_arrays(rng, 3, 2))
     q = gj.GMM(*random_gmm_arrays(rng, 2, 2))
     bound = float(gj.kl_divergence(p, q, method="ot_bound"))
-    from gmmjax._kl import component_kl_matrix
+    from gmmjax._src.kernels.kl import component_kl_matrix
 
     cost = np.asarray(component_kl_matrix(p, q), np.float64)
     want = ot.emd2(np.asarray(p.weights, np.float64), np.asarray(q.weights, np.float64), cost)
@@ -247,7 +247,7 @@ def test_kl_ot_bound_batched(rng):
 
 @pytest.mark.skipif(X64, reason="the demo runs once, in the default precision")
 def test_demo_writes_figures_and_rows(tmp_path):
-    from gmmjax._demo_transport import run
+    from gmmjax._src.app.demo_transport import run
 
     rows = run(tmp_path)
     assert all(isinstance(r[0], str) and isinstance(r[1], str) for r in rows)

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 01 · L2 distance between Gaussian mixtures (seed 000)
+# # 01 · L2 distance between Gaussian mixtures (You 2021)
 #
-# K. You's note derives the closed form
+# K. You's note (2021) derives the closed form
 # $L_2^2(P,Q) = \sum_{nn'}\alpha_n\alpha_{n'}A_{nn'} + \sum_{mm'}\beta_m\beta_{m'}B_{mm'} - 2\sum_{nm}\alpha_n\beta_m C_{nm}$
 # from the Gaussian product integral $\int \mathcal N(x|\mu,\Sigma)\mathcal N(x|\eta,\Lambda)dx = \mathcal N(\mu|\eta,\Sigma+\Lambda)$.
 # Here we check it against numerical integration, then show why gmmjax works in log space.

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 02 · Optimal transport for Gaussian mixtures (seed 001)
+# # 02 · Optimal transport for Gaussian mixtures (Chen, Georgiou & Tannenbaum 2019)
 #
-# Chen, Georgiou & Tannenbaum restrict optimal transport to mixtures: the distance
+# Chen, Georgiou & Tannenbaum (2019) restrict optimal transport to mixtures: the distance
 # $d(\mu_0,\mu_1)^2 = \min_{\pi}\sum_{ij}\pi_{ij}W_2(\nu_0^i,\nu_1^j)^2$ is a discrete OT problem
 # between components with the Gaussian $W_2^2$ as ground cost (eqs. 9–10). This notebook
 # reproduces the examples of §V: Fig. 1 ($d$ vs $W_2$), Figs. 2–7 (geodesics in 1-D and 2-D,

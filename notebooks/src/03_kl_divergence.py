@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 03 · KL divergences (seed 002, extended to full covariances and mixtures)
+# # 03 · KL divergences (jojonki 2018; Hershey & Olsen 2007 for mixtures)
 #
-# Seed 002 derives $D_{KL}$ between diagonal Gaussians (its eq. 4) and the VAE special case
+# jojonki's note (2018) derives $D_{KL}$ between diagonal Gaussians (its eq. 4) and the VAE special case
 # (eq. 5). gmmjax has the closed form for full covariances too, and four estimators between
 # mixtures, which have no closed form.
 

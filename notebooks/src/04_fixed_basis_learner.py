@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 04 · The fixed-basis π-learner (seed 003)
+# # 04 · The fixed-basis π-learner (Lu et al. 2023)
 #
 # Lu, Ding, Wu & Yuan (2023) fix the means and widths of a large Gaussian basis on a grid over the data (§2.1),
 #
@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import gmmjax
-from gmmjax._targets import GAUSSIAN, MIXED, RandomTarget
+from gmmjax.targets import GAUSSIAN, MIXED, RandomTarget
 
 # %% [markdown]
 # ## Figure 3 · two random targets

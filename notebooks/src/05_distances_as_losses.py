@@ -3,8 +3,8 @@
 #
 # Every distance in gmmjax is differentiable, so a mixture can be fitted to another one by
 # gradient descent. Here a 6-component 2-D mixture (the student) is fitted to a 4-component
-# target (the teacher) with optax, once per loss: L2² (seed 000), Cauchy–Schwarz, and the
-# mixture Wasserstein distance d of seed 001 (exact LP, differentiated through the plan).
+# target (the teacher) with optax, once per loss: L2² (You 2021), Cauchy–Schwarz, and the
+# mixture Wasserstein distance d of Chen, Georgiou & Tannenbaum (2019) (exact LP, differentiated through the plan).
 # The student is parameterised without constraints: weights by logits, covariances by a
 # Cholesky factor with a softplus diagonal.
 

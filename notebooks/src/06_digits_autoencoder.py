@@ -1,8 +1,8 @@
 # %% [markdown]
-# # 06 · Sampling new digits through a fixed-basis GMM latent space (seed 003, §3.2)
+# # 06 · Sampling new digits through a fixed-basis GMM latent space (Lu et al. 2023, §3.2)
 #
-# Seed 003 (§3.2.1) trains an autoencoder on handwritten digits, fits one of its fixed-basis
-# mixtures per class to the 2-D latent codes, and decodes samples from those mixtures into new
+# Lu et al. (2023, §3.2.1) train an autoencoder on handwritten digits, fit one of their fixed-basis
+# mixtures per class to the 2-D latent codes, and decode samples from those mixtures into new
 # digits. We do the same at notebook scale: scikit-learn's bundled 8×8 digits (`load_digits`,
 # 1,797 images, no download), a small MLP autoencoder in JAX + optax, then per class a
 # `gmmjax.grid_basis` of 10×10 components on the latent codes with weights from

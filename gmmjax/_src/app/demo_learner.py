@@ -1,4 +1,4 @@
-"""Demo section for seed 003: our weight learner against the paper's Algorithms 1 and 2.
+"""Demo section for Lu et al. (2023): our weight learner against their Algorithms 1 and 2.
 
 One Table 2 style target (8 normal / Student t / uniform components), 5,000 points, a grid
 basis of 200 components with sigma = 2r; every method is scored by the density information
@@ -7,75 +7,54 @@ loss (Eq. 9, d = r/2, exact target CDF) and by the log-likelihood of 20,000 fres
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._src.learner.dil import density_information_loss
-from gmmjax._src.learner.grid import grid_basis
-from gmmjax._src.learner.fit import fit_weights
-from gmmjax._src.learner.paper import paper_algorithm1, paper_algorithm2
-from gmmjax._src.learner.targets import MIXED, RandomTarget
+import gmmjax as gj
+from gmmjax._src.app.plotting import density, figure
+from gmmjax._src.app.report import Row, timed
+from gmmjax.targets import MIXED, RandomTarget
 
 __all__ = ["run"]
 
 
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    jax.block_until_ready(out.weights)
-    return out, time.perf_counter() - start
-
-
-def run(out_dir: Path) -> list[tuple[str, str, float]]:
-    """Fit one seed-003 target three ways; return ``(quantity, value, seconds)`` rows.
+def run(out_dir: Path) -> list[Row]:
+    """Fit one random target three ways; return ``(quantity, value, seconds)`` rows.
 
     Writes ``learner_fit.png`` (the target density and the three fits) into ``out_dir``.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(3)
     target = RandomTarget(rng, MIXED)
     x = target.sample(5000, rng)
     test = target.sample(20_000, rng)
     n, t = 200, 2.0
-    basis = grid_basis(x, n, t)
+    basis = gj.grid_basis(x, n, t)
     centers = np.asarray(basis.means[:, 0], dtype=np.float64)
     d = (centers[1] - centers[0]) / 2
     fits = {
-        "Algorithm 1": _timed(lambda: paper_algorithm1(x, n, t)),
-        "Algorithm 2": _timed(lambda: paper_algorithm2(x, n, t)),
-        "fit_weights (nll)": _timed(lambda: fit_weights(basis, x).gmm),
+        "Algorithm 1": timed(gj.paper_algorithm1, x, n, t),
+        "Algorithm 2": timed(gj.paper_algorithm2, x, n, t),
+        "fit_weights (nll)": timed(lambda: gj.fit_weights(basis, x).gmm),
     }
-    rows = []
+    rows: list[Row] = []
     for name, (gmm, seconds) in fits.items():
-        dil = float(density_information_loss(gmm, target.cdf, d, centers=centers))
+        dil = float(gj.density_information_loss(gmm, target.cdf, d, centers=centers))
         ll = float(jnp.mean(gmm.log_prob(jnp.asarray(test, gmm.dtype)[:, None])))
-        rows.append((f"seed 003 DIL, {name}", f"{dil:.4f}", seconds))
-        rows.append((f"seed 003 held-out log-lik, {name}", f"{ll:.4f}", 0.0))
-    _plot(out_dir / "learner_fit.png", target, x, fits)
+        rows.append((f"DIL (Eq. 9), {name}", f"{dil:.4f}", seconds))
+        rows.append((f"held-out log-likelihood, {name}", f"{ll:.4f}", 0.0))
+    _plot(Path(out_dir) / "learner_fit.png", target, x, {k: g for k, (g, _) in fits.items()})
     return rows
 
 
-def _plot(path: Path, target: RandomTarget, x: np.ndarray, fits: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _plot(path: Path, target: RandomTarget, x: np.ndarray, fits: dict[str, gj.GMM]) -> None:
     grid = np.linspace(x.min(), x.max(), 1500)
-    fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot(grid, target.pdf(grid), color="black", lw=2, label="target")
-    for name, (gmm, _) in fits.items():
-        dens = np.exp(np.asarray(gmm.log_prob(jnp.asarray(grid, gmm.dtype)[:, None])))
-        ax.plot(grid, dens, lw=1.2, label=name)
-    ax.set_xlabel("x")
-    ax.set_ylabel("density")
-    ax.set_title("seed 003: 200-component grid basis, sigma = 2r, 5,000 points")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, figsize=(9, 4)) as ax:
+        ax.plot(grid, target.pdf(grid), color="black", lw=2, label="target")
+        for name, gmm in fits.items():
+            ax.plot(grid, density(gmm, grid), lw=1.2, label=name)
+        ax.set_xlabel("x")
+        ax.set_ylabel("density")
+        ax.set_title("Lu et al. (2023): 200-component grid basis, sigma = 2r, 5,000 points")
+        ax.legend()

@@ -1,16 +1,14 @@
-"""Seed 001's numerical examples (§V): Fig. 1 table, geodesics and barycenters as PNG files.
+"""Demo section for Chen, Georgiou & Tannenbaum (2019): their numerical examples (§V).
 
-``run(out_dir)`` is called by ``gmmjax demo``; it writes the figures into ``out_dir`` and
-returns one ``(quantity, value, seconds)`` row per result for the printed summary. The
-standard-OT references for 1-D mixtures (``W_2``, displacement interpolation, barycenter)
-are computed independently from quantile functions.
+``run(out_dir)`` is called by ``gmmjax demo``; it writes the Fig. 1 table, geodesics and
+barycenters as PNG files into ``out_dir`` and returns one ``(quantity, value, seconds)`` row per
+result for the printed summary. The standard-OT references for 1-D mixtures (``W_2``,
+displacement interpolation, barycenter) are computed independently from quantile functions.
 """
 
 from __future__ import annotations
 
 import pathlib
-import time
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -18,14 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from gmmjax._src.distances.barycenter import mw2_barycenter
-from gmmjax._src.core.mixture import GMM
-from gmmjax._src.core.stacking import stack
-from gmmjax._src.distances.transport import geodesic, mw2_distance
+from gmmjax import GMM, geodesic, mw2_barycenter, mw2_distance, stack
+from gmmjax._src.app.plotting import contour, density, figure, grid_2d
+from gmmjax._src.app.report import Row, timed
 
 __all__ = ["run"]
 
-Row = tuple[str, str, float]
+TITLE = "Chen, Georgiou & Tannenbaum (2019)"
 
 
 # --------------------------------------------------------------------------- 1-D references
@@ -69,24 +66,10 @@ def _displacement_density(quantile_sets: list[np.ndarray], lam: np.ndarray, gmms
     return x, 1.0 / dq
 
 
-# --------------------------------------------------------------------------- helpers
-def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn())
-    return out, time.perf_counter() - start
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _density_1d(gmm: GMM, x: np.ndarray) -> np.ndarray:
-    return np.asarray(jax.jit(lambda g, x: g.prob(x))(gmm, jnp.asarray(x)[:, None]))
+def _geodesic_path(mu0: GMM, mu1: GMM, times: np.ndarray) -> tuple[GMM, float]:
+    """The mixtures at ``times`` along the geodesic (eq. 11), stacked, and the seconds taken."""
+    along = jax.jit(jax.vmap(geodesic, in_axes=(None, None, 0)))
+    return timed(along, mu0, mu1, jnp.asarray(times))
 
 
 # --------------------------------------------------------------------------- Fig. 1
@@ -94,29 +77,21 @@ def _fig1(out_dir: pathlib.Path) -> list[Row]:
     deltas = np.linspace(0.0, 3.0, 31)
     mu0 = stack([GMM.univariate([1.0], [0.0], [1.0])] * len(deltas))
     mu1 = stack([GMM.univariate([0.5, 0.5], [-dl, dl], [1.0, 1.0]) for dl in deltas])
-    d, secs = _timed(lambda: jax.jit(mw2_distance)(mu0, mu1))
+    d, secs = timed(jax.jit(mw2_distance), mu0, mu1)
     d = np.asarray(d)
     w2 = np.array([_w2_1d(mu0[0], mu1[i]) for i in range(len(deltas))])
     lines = ["delta,d,W2"] + [
         f"{a:.2f},{b:.6f},{c:.6f}" for a, b, c in zip(deltas, d, w2, strict=True)
     ]
     (out_dir / "fig1_d_vs_w2.csv").write_text("\n".join(lines) + "\n")
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    ax.plot(deltas, d, label="$d$ (mixture OT, eq. 10)")
-    ax.plot(deltas, w2, "--", label="$W_2$ (quantile functions)")
-    ax.set_xlabel(r"$\Delta$")
-    ax.legend()
-    ax.set_title(r"Fig. 1: $d$ vs $W_2$")
-    fig.tight_layout()
-    fig.savefig(out_dir / "fig1_d_vs_w2.png", dpi=120)
-    plt.close(fig)
+    with figure(out_dir / "fig1_d_vs_w2.png", dpi=120, figsize=(4.5, 3.2)) as ax:
+        ax.plot(deltas, d, label="$d$ (mixture OT, eq. 10)")
+        ax.plot(deltas, w2, "--", label="$W_2$ (quantile functions)")
+        ax.set_xlabel(r"$\Delta$")
+        ax.legend()
+        ax.set_title(rf"{TITLE}, Fig. 1: $d$ vs $W_2$", fontsize=9)
     rows = [
-        (
-            "Fig. 1: max |d - Delta| over Delta in [0, 3]",
-            f"{np.max(np.abs(d - deltas)):.1e}",
-            secs,
-        ),
+        ("Fig. 1: max |d - Delta| over Delta in [0, 3]", f"{np.max(np.abs(d - deltas)):.1e}", secs),
         ("Fig. 1: min (d - W2) (>= 0)", f"{np.min(d - w2):.2e}", 0.0),
     ]
     for target in (1.0, 2.0, 3.0):
@@ -133,38 +108,38 @@ def _vb_mixtures() -> tuple[GMM, GMM]:
     return mu0, mu1
 
 
-def _geodesic_1d(out_dir: pathlib.Path) -> list[Row]:
-    mu0, mu1 = _vb_mixtures()
-    times = np.linspace(0.0, 1.0, 5)
-    along = jax.jit(jax.vmap(geodesic, in_axes=(None, None, 0)))
-    path, secs = _timed(lambda: along(mu0, mu1, jnp.asarray(times)))
+def _plot_geodesic_1d(
+    path: pathlib.Path, mu0: GMM, mu1: GMM, along: GMM, times: np.ndarray
+) -> None:
     x = np.linspace(-1.0, 1.0, 600)
     u = _u_grid(3000)
     q0, q1 = _quantiles(mu0, u), _quantiles(mu1, u)
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
-    for t in times:
-        xs, rho = _displacement_density([q0, q1], np.array([1 - t, t]), [mu0, mu1])
-        axes[0].plot(xs, rho, label=f"t={t:.2f}")
-    for i, t in enumerate(times):
-        g = path[i]
-        axes[1].plot(x, _density_1d(g, x), label=f"t={t:.2f}")
-        for k in range(g.n_components):
-            if float(g.weights[k]) > 0:
-                single = GMM._unchecked(g.weights[k : k + 1], g.means[k : k + 1], g.covs[k : k + 1])
-                axes[2].plot(x, _density_1d(single, x), color=f"C{i}")
-    axes[0].set_title("standard OMT interpolation (Fig. 3)")
-    axes[1].set_title("mixture geodesic, eq. 11 (Fig. 3)")
-    axes[2].set_title("its weighted components (Fig. 4)")
-    axes[0].legend(fontsize=7)
-    for ax in axes:
-        ax.set_xlim(-1, 1)
-    fig.tight_layout()
-    fig.savefig(out_dir / "geodesic_1d.png", dpi=120)
-    plt.close(fig)
+    title = f"{TITLE}, §V.B: a 1-D geodesic"
+    with figure(path, title=title, dpi=120, ncols=3, figsize=(12, 3.4), sharey=True) as axes:
+        for i, t in enumerate(times):
+            xs, rho = _displacement_density([q0, q1], np.array([1 - t, t]), [mu0, mu1])
+            axes[0].plot(xs, rho, label=f"t={t:.2f}")
+            g = along[i]
+            axes[1].plot(x, density(g, x), label=f"t={t:.2f}")
+            for k in range(g.n_components):
+                w = float(g.weights[k])
+                if w > 0:
+                    axes[2].plot(x, w * density(g.component(k).as_gmm(), x), color=f"C{i}")
+        axes[0].set_title("standard OMT interpolation (Fig. 3)")
+        axes[1].set_title("mixture geodesic, eq. 11 (Fig. 3)")
+        axes[2].set_title("its weighted components (Fig. 4)")
+        axes[0].legend(fontsize=7)
+        for ax in axes:
+            ax.set_xlim(-1, 1)
+
+
+def _geodesic_1d(out_dir: pathlib.Path) -> list[Row]:
+    mu0, mu1 = _vb_mixtures()
+    times = np.linspace(0.0, 1.0, 5)
+    along, secs = _geodesic_path(mu0, mu1, times)
+    _plot_geodesic_1d(out_dir / "geodesic_1d.png", mu0, mu1, along, times)
     d01 = float(mw2_distance(mu0, mu1))
-    mid = path[2]
-    half = float(mw2_distance(mu0, mid))
+    half = float(mw2_distance(mu0, along[2]))
     return [
         ("Geodesic 1-D (V.B): d(mu0, mu1)", f"{d01:.6f}", secs),
         ("Geodesic 1-D: d(mu0, mu_.5) / d(mu0, mu1)", f"{half / d01:.9f}", 0.0),
@@ -184,22 +159,15 @@ def _geodesic_2d(out_dir: pathlib.Path) -> list[Row]:
         [[[0.15, 0.0], [0.0, 0.40]], [[0.35, 0.15], [0.15, 0.20]]],
     )
     times = np.linspace(0.0, 1.0, 5)
-    along = jax.jit(jax.vmap(geodesic, in_axes=(None, None, 0)))
-    path, secs = _timed(lambda: along(mu0, mu1, jnp.asarray(times)))
-    g = np.linspace(-3.0, 3.5, 120)
-    xx, yy = np.meshgrid(g, g)
-    pts = jnp.asarray(np.stack([xx.ravel(), yy.ravel()], -1))
-    dens = np.asarray(jax.jit(jax.vmap(lambda m: m.prob(pts)))(path)).reshape(len(times), *xx.shape)
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(times), figsize=(3 * len(times), 3), sharey=True)
-    for ax, t, z in zip(axes, times, dens, strict=True):
-        ax.contour(xx, yy, z, levels=8)
-        ax.set_title(f"t={t:.2f}")
-        ax.set_aspect("equal")
-    fig.suptitle("2-D mixture geodesic (eq. 11, cf. Fig. 7)")
-    fig.tight_layout()
-    fig.savefig(out_dir / "geodesic_2d.png", dpi=110)
-    plt.close(fig)
+    along, secs = _geodesic_path(mu0, mu1, times)
+    grid = grid_2d(-3.0, 3.5, 120)
+    title = f"{TITLE}: a 2-D mixture geodesic (eq. 11, cf. Fig. 7)"
+    size = (3 * len(times), 3)
+    with figure(out_dir / "geodesic_2d.png", title=title, ncols=len(times), figsize=size) as axes:
+        for i, (ax, t) in enumerate(zip(axes, times, strict=True)):
+            contour(ax, along[i], grid, levels=8)
+            ax.set_title(f"t={t:.2f}")
+            ax.set_aspect("equal")
     d01 = float(mw2_distance(mu0, mu1))
     return [
         ("Geodesic 2-D: d(mu0, mu1), 4 components/time", f"{d01:.6f}", secs),
@@ -208,6 +176,22 @@ def _geodesic_2d(out_dir: pathlib.Path) -> list[Row]:
 
 
 # --------------------------------------------------------------------------- §V.C barycenters
+def _barycenter_panel(ax: Any, fig_no: int, gmms: list[GMM], quantiles: list, lam: Any) -> Row:
+    """Draw the mixture barycenter for weights ``lam`` next to the standard-OT one."""
+    (bary, info), secs = timed(mw2_barycenter, gmms, jnp.asarray(lam), return_info=True)
+    x = np.linspace(-1.0, 1.0, 600)
+    xs, rho = _displacement_density(quantiles, lam, gmms)
+    ax.plot(xs, rho, "--", label="standard OMT")
+    ax.plot(x, density(bary, x), label="mixture barycenter (eq. 19)")
+    ax.set_xlim(-1, 1)
+    shown = np.round(lam, 2).tolist()
+    ax.set_title(f"Fig. {fig_no}: lambda = {shown}")
+    ax.legend(fontsize=7)
+    used = int(np.sum(np.asarray(bary.weights) > 1e-12))
+    name = f"Barycenter (V.C) lambda={shown}: eq. 17 objective"
+    return (name, f"{float(info.cost):.6f} ({used} comps)", secs)
+
+
 def _barycenters(out_dir: pathlib.Path) -> list[Row]:
     gmms = [
         GMM.univariate([0.5, 0.5], [0.5, 0.1], [0.01, 0.05]),
@@ -217,46 +201,29 @@ def _barycenters(out_dir: pathlib.Path) -> list[Row]:
     x = np.linspace(-1.0, 1.0, 600)
     u = _u_grid(3000)
     quantiles = [_quantiles(g, u) for g in gmms]
-    plt = _plt()
-    rows: list[Row] = []
     lams = [np.full(3, 1 / 3), np.array([0.25, 0.25, 0.5])]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    for i, g in enumerate(gmms):
-        axes[0].plot(x, _density_1d(g, x), label=f"$\\mu_{i + 1}$")
-    axes[0].set_title("inputs (Fig. 8)")
-    axes[0].legend(fontsize=7)
-    for ax, lam, fig_no in zip(axes[1:], lams, (9, 10), strict=True):
-        (bary, info), secs = _timed(
-            lambda lam=lam: mw2_barycenter(gmms, jnp.asarray(lam), return_info=True)
-        )
-        xs, rho = _displacement_density(quantiles, lam, gmms)
-        ax.plot(xs, rho, "--", label="standard OMT")
-        ax.plot(x, _density_1d(bary, x), label="mixture barycenter (eq. 19)")
-        ax.set_xlim(-1, 1)
-        ax.set_title(f"Fig. {fig_no}: lambda = {np.round(lam, 2).tolist()}")
-        ax.legend(fontsize=7)
-        used = int(np.sum(np.asarray(bary.weights) > 1e-12))
-        rows.append(
-            (
-                f"Barycenter (V.C) lambda={np.round(lam, 2).tolist()}: eq. 17 objective",
-                f"{float(info.cost):.6f} ({used} comps)",
-                secs,
-            )
-        )
-    fig.tight_layout()
-    fig.savefig(out_dir / "barycenters.png", dpi=120)
-    plt.close(fig)
+    title = f"{TITLE}, §V.C: mixture barycenters"
+    path = out_dir / "barycenters.png"
+    with figure(path, title=title, dpi=120, ncols=3, figsize=(12, 3.4)) as axes:
+        for i, g in enumerate(gmms):
+            axes[0].plot(x, density(g, x), label=f"$\\mu_{i + 1}$")
+        axes[0].set_title("inputs (Fig. 8)")
+        axes[0].legend(fontsize=7)
+        rows = [
+            _barycenter_panel(ax, fig_no, gmms, quantiles, lam)
+            for ax, fig_no, lam in zip(axes[1:], (9, 10), lams, strict=True)
+        ]
     rows.append(("Barycenter plot", "barycenters.png", 0.0))
     return rows
 
 
 def run(out_dir: pathlib.Path) -> list[Row]:
-    """Reproduce seed 001 §V into ``out_dir``; return ``(quantity, value, seconds)`` rows.
+    """Reproduce Chen, Georgiou & Tannenbaum (2019) §V into ``out_dir``; return the rows.
 
-    Seconds are wall time of the timed call (first call, compilation included).
+    Rows are ``(quantity, value, seconds)``; seconds are the wall time of the timed call (first
+    call, compilation included).
     """
     out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
     for part in (_fig1, _geodesic_1d, _geodesic_2d, _barycenters):
         rows.extend(part(out_dir))

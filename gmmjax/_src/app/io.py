@@ -12,7 +12,8 @@ JSON (``.json``)::
 nesting depth. The optional key ``"format": "gmmjax.gmm/1"`` is written by gmmjax and accepted
 on reading. NPZ (``.npz``): arrays ``weights``, ``means``, ``covs`` with the same shapes.
 A fitted scikit-learn ``GaussianMixture`` saved with ``joblib.dump`` (``.joblib``, ``.pkl``)
-is read too (unpickling runs code: only load files you trust).
+is read too (unpickling runs code: only load files you trust); this needs scikit-learn and
+joblib, ``pip install 'gmmjax[sklearn]'``.
 
 Data files
 ----------
@@ -28,9 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from gmmjax._src.app.optional import require
 from gmmjax._src.core.mixture import GMM
 
 FORMAT_TAG = "gmmjax.gmm/1"
+SKLEARN_SUFFIXES = (".joblib", ".pkl")
 
 
 class InputError(ValueError):
@@ -44,9 +47,22 @@ def _gmm_from_arrays(source: str, weights: Any, means: Any, covs: Any) -> GMM:
         raise InputError(f"{source}: not a valid GMM: {err}") from None
 
 
+def require_reader(path: str | Path) -> None:
+    """Check that the optional packages needed to read the GMM file ``path`` are installed.
+
+    Raises:
+        MissingDependencyError: for a joblib file without scikit-learn or joblib.
+    """
+    path = Path(path)
+    if path.suffix.lower() in SKLEARN_SUFFIXES:
+        for module in ("joblib", "sklearn"):
+            require(module, f"reading {path.name}")
+
+
 def load_gmm(path: str | Path) -> GMM:
     """Read a GMM from a JSON, NPZ or joblib file (schema in the module docstring)."""
     path = Path(path)
+    require_reader(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -66,7 +82,7 @@ def load_gmm(path: str | Path) -> GMM:
             if isinstance(err, InputError):
                 raise
             raise InputError(f"{path}: not a readable NPZ file ({err})") from None
-    if suffix in (".joblib", ".pkl"):
+    if suffix in SKLEARN_SUFFIXES:
         return _gmm_from_sklearn_file(path)
     raise InputError(f"{path}: unknown GMM file type {suffix!r} (use .json, .npz or .joblib)")
 
@@ -86,8 +102,7 @@ def _gmm_from_dict(source: str, data: dict[str, Any]) -> GMM:
 
 
 def _gmm_from_sklearn_file(path: Path) -> GMM:
-    import joblib
-
+    joblib = require("joblib", f"reading {path.name}")
     try:
         est = joblib.load(path)
     except Exception as err:

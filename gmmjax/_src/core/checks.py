@@ -55,7 +55,6 @@ def check_same_dim(p: Any, q: Any, names: tuple[str, str] = ("p", "q")) -> None:
         )
 
 
-
 def check_simplex(name: str, weights: Any) -> None:
     """Raise a ``ValueError`` when concrete ``weights`` are not a probability vector."""
     if not is_concrete(weights):

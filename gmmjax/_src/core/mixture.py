@@ -88,7 +88,9 @@ def _diagonal_mahalanobis(x: jax.Array, means: jax.Array, variances: jax.Array) 
     if d > UNROLL_MAX_DIM:
         diff = x[:, None, :] - means[None, :, :]
         return jnp.sum(diff**2 / variances, axis=-1)
-    return unrolled_sum(lambda a: (x[:, a, None] - means[None, :, a]) ** 2 / variances[None, :, a], d)
+    return unrolled_sum(
+        lambda a: (x[:, a, None] - means[None, :, a]) ** 2 / variances[None, :, a], d
+    )
 
 
 def _pytree(cls: type) -> type:
@@ -112,9 +114,38 @@ def _pytree(cls: type) -> type:
     return cls
 
 
+class _Shapes:
+    """Shape properties shared by :class:`Gaussian` and :class:`GMM`.
+
+    Subclasses return their location array, their covariance array and the number of event
+    axes of the location (1 for a Gaussian's ``(..., d)`` mean, 2 for a mixture's
+    ``(..., K, d)`` means).
+    """
+
+    def _location_and_scale(self) -> tuple[jax.Array, jax.Array, int]:
+        raise NotImplementedError
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``d`` of the space."""
+        return self._location_and_scale()[0].shape[-1]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading batch axes (``()`` for a single distribution)."""
+        loc, _, event = self._location_and_scale()
+        return tuple(loc.shape[:-event])
+
+    @property
+    def is_diagonal(self) -> bool:
+        """True when the covariances are stored as diagonal variances ``(..., d)``."""
+        loc, scale, _ = self._location_and_scale()
+        return scale.ndim == loc.ndim
+
+
 @_pytree
 @dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)
-class Gaussian:
+class Gaussian(_Shapes):
     """A Gaussian distribution :math:`\\mathcal N(\\mu, \\Sigma)` (or a batch of them).
 
     Args:
@@ -159,20 +190,8 @@ class Gaussian:
         object.__setattr__(obj, "cov", cov)
         return obj
 
-    @property
-    def dim(self) -> int:
-        """Dimension ``d`` of the space."""
-        return self.mean.shape[-1]
-
-    @property
-    def batch_shape(self) -> tuple[int, ...]:
-        """Leading batch axes (``()`` for a single Gaussian)."""
-        return tuple(self.mean.shape[:-1])
-
-    @property
-    def is_diagonal(self) -> bool:
-        """True when ``cov`` holds diagonal variances ``(..., d)``."""
-        return self.cov.ndim == self.mean.ndim
+    def _location_and_scale(self) -> tuple[jax.Array, jax.Array, int]:
+        return self.mean, self.cov, 1
 
     def full_cov(self) -> jax.Array:
         """The covariance as a ``(..., d, d)`` matrix (diagonal variances are embedded)."""
@@ -206,7 +225,7 @@ def _embed_diagonal(variances: jax.Array) -> jax.Array:
 
 @_pytree
 @dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)
-class GMM:
+class GMM(_Shapes):
     """A Gaussian mixture :math:`p(x) = \\sum_k w_k\\, \\mathcal N(x \\mid \\mu_k, \\Sigma_k)`.
 
     Args:
@@ -332,20 +351,8 @@ class GMM:
         """Number of components ``K`` (padding components included)."""
         return self.means.shape[-2]
 
-    @property
-    def dim(self) -> int:
-        """Dimension ``d`` of the space."""
-        return self.means.shape[-1]
-
-    @property
-    def batch_shape(self) -> tuple[int, ...]:
-        """Leading batch axes (``()`` for a single mixture)."""
-        return tuple(self.weights.shape[:-1])
-
-    @property
-    def is_diagonal(self) -> bool:
-        """True when ``covs`` holds diagonal variances ``(..., K, d)``."""
-        return self.covs.ndim == self.means.ndim
+    def _location_and_scale(self) -> tuple[jax.Array, jax.Array, int]:
+        return self.means, self.covs, 2
 
     @property
     def dtype(self) -> jnp.dtype:

@@ -157,4 +157,3 @@ def check_traced(name: str, x: Any, rules: tuple[Rule, ...]) -> None:
         coords = jnp.unravel_index(first, ok.shape) if ok.ndim else ()
         kwargs = {f"i{a}": c for a, c in enumerate(coords)}
         checkify.check(jnp.all(ok), message, value=value.reshape(-1)[first], **kwargs)
-

@@ -1,4 +1,4 @@
-"""Barycenters of Gaussian mixtures in the mixture distance (seed 001, §IV, eqs. 17–20).
+"""Barycenters of Gaussian mixtures in the mixture distance (Chen et al. 2019, §IV, eqs. 17–20).
 
 .. math::
     \\min_{\\mu\\in M(\\mathbb R^n)} \\sum_{k=1}^L \\lambda_k\\, d(\\mu, \\mu_k)^2 \\qquad (17)
@@ -113,7 +113,7 @@ def mw2_barycenter(
     max_iter: int = 2000,
     return_info: bool = False,
 ) -> GMM | tuple[GMM, BarycenterInfo]:
-    """Barycenter of Gaussian mixtures for the distance ``d`` (seed 001, eqs. 17–20).
+    """Barycenter of Gaussian mixtures for the distance ``d`` (Chen et al. 2019, eqs. 17–20).
 
     .. math::
         \\mu^* = \\arg\\min_{\\mu = \\sum_i p^i\\nu^i}\\ \\sum_{k=1}^L\\lambda_k\\,d(\\mu,\\mu_k)^2

@@ -12,7 +12,7 @@ is proportional to ``block_size`` (component pairs per block), never to
 
 Overlap metrics (L2, squared L2, Cauchy–Schwarz) take a fast path. All three are functions of
 the log inner products :math:`\\log\\langle p,p\\rangle`, :math:`\\log\\langle q,q\\rangle`,
-:math:`\\log\\langle p,q\\rangle` (seed 000): the two self terms are computed once per mixture
+:math:`\\log\\langle p,q\\rangle` (You 2021): the two self terms are computed once per mixture
 (``B_p + B_q`` of them, not ``B_p * B_q``), and the cross terms once per *component* pair of
 the flattened collections, with the pair axis vectorised. Both go through the overlap kernel
 (:mod:`gmmjax._src.kernels.overlap`) and the combination table of :mod:`.l2`, the same ones
@@ -313,13 +313,13 @@ def pairwise_distances(
 
     - ``"l2"``, ``"l2_squared"``, ``"cs"``: :func:`~gmmjax.l2_distance`,
       :func:`~gmmjax.l2_distance_squared`, :func:`~gmmjax.cauchy_schwarz_divergence`
-      (seed 000). Fast path: the self inner products
+      (You 2021). Fast path: the self inner products
       :math:`\\langle p,p\\rangle`, :math:`\\langle q,q\\rangle` once per mixture, the cross
       Gram entries once per component pair, vectorised across pairs.
     - ``"kl"`` (= ``"kl_variational"``), ``"kl_lower_bound"``, ``"kl_upper_bound"``,
       ``"kl_ot_bound"``, ``"kl_mc"`` (needs ``key=``): :func:`~gmmjax.kl_divergence` with
       that method.
-    - ``"mw2"`` (= ``"mw2_exact"``), ``"mw2_sinkhorn"``: ``mw2_distance`` (seed 001, eq. 10)
+    - ``"mw2"`` (= ``"mw2_exact"``), ``"mw2_sinkhorn"``: ``mw2_distance`` (Chen et al. 2019, eq. 10)
       with the exact LP or Sinkhorn solver; ``metric_kwargs`` go to it (e.g. ``epsilon``).
     - a callable ``metric(p, q, **metric_kwargs)`` of two single mixtures returning a scalar.
 

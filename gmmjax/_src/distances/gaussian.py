@@ -41,7 +41,7 @@ def bures_cost_matrix(p: GMM, q: GMM) -> jax.Array:
         C_{ij} = W_2(\\nu_p^i, \\nu_q^j)^2 = \\|m_i - m_j\\|^2 + \\operatorname{tr}\\Sigma_i
         + \\operatorname{tr}\\Sigma_j - 2\\,\\|\\Sigma_i^{1/2}\\Sigma_j^{1/2}\\|_*
 
-    (seed 001, the cost :math:`c(i, j)` of eq. 9 and its closed form of §II.A; singular
+    (Chen et al. 2019, the cost :math:`c(i, j)` of eq. 9 and its closed form of §II.A; singular
     covariances need no special case, see the module docstring on eq. 8). One square root per
     component, one SVD per pair; no iteration, so the
     result is exact to round-off (OTT's ``costs.Bures`` truncates a Newton–Schulz iteration).
@@ -64,7 +64,7 @@ def bures_cost_matrix(p: GMM, q: GMM) -> jax.Array:
 
 
 def w2_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
-    """Wasserstein-2 distance between Gaussians (seed 001, §II.A, eqs. 6–8).
+    """Wasserstein-2 distance between Gaussians (Chen, Georgiou & Tannenbaum 2019, §II.A, eqs. 6–8).
 
     .. math::
         W_2^2 = \\|m_0-m_1\\|^2 + \\operatorname{tr}\\big(\\Sigma_0+\\Sigma_1
@@ -90,7 +90,7 @@ def w2_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
 
 
 def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
-    """McCann's displacement interpolation between Gaussians (seed 001, eq. 7).
+    """McCann's displacement interpolation between Gaussians (Chen et al. 2019, eq. 7).
 
     .. math::
         m_t = (1-t)m_0 + t m_1, \\qquad
@@ -127,11 +127,8 @@ def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
     return map_pairs(one, g0, g1)
 
 
-
-
-
 def gaussian_transport_map(g0: Gaussian, g1: Gaussian) -> tuple[jax.Array, jax.Array]:
-    """Optimal (Brenier) map :math:`T(x) = Ax + b` from ``g0`` to ``g1`` (seed 001, §II.A).
+    """Optimal (Brenier) map :math:`T(x) = Ax + b` from ``g0`` to ``g1`` (Chen et al. 2019, §II.A).
 
     .. math::
         A = \\Sigma_0^{-1/2}(\\Sigma_0^{1/2}\\Sigma_1\\Sigma_0^{1/2})^{1/2}\\Sigma_0^{-1/2},
@@ -168,7 +165,7 @@ def gaussian_barycenter(
     max_iter: int = 100,
     return_info: bool = False,
 ) -> Gaussian | tuple[Gaussian, GaussianBarycenterInfo]:
-    """Wasserstein barycenter of Gaussians (seed 001, eqs. 14–16).
+    """Wasserstein barycenter of Gaussians (Chen, Georgiou & Tannenbaum 2019, eqs. 14–16).
 
     .. math::
         m = \\sum_k\\lambda_k m_k, \\qquad

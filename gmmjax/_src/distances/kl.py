@@ -1,6 +1,7 @@
-"""Kullback–Leibler divergences: Gaussians in closed form (seed 002), mixtures approximated.
+"""Kullback–Leibler divergences: Gaussians in closed form, mixtures approximated.
 
-Between two Gaussians the divergence is closed form; seed 002's eq. 4 is its diagonal case,
+Between two Gaussians the divergence is closed form; eq. 4 of the KL note of jojonki (2018)
+is its diagonal case,
 
 .. math::
     D_{KL}(\\mathcal N_0\\|\\mathcal N_1) = -\\tfrac12\\sum_j\\Big[\\log\\frac{\\sigma_{0j}^2}
@@ -24,7 +25,6 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from gmmjax._src.core.arguments import check_gaussian_pair, check_gmm_pair, require_type
 from gmmjax._src.core.checks import check_choice
@@ -39,10 +39,10 @@ __all__ = ["KL_METHODS", "gaussian_entropy", "kl_divergence", "kl_gaussian"]
 
 
 def kl_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
-    """Closed-form :math:`D_{KL}(g_0\\|g_1)` between Gaussians (seed 002, eq. 4; full form above).
+    """Closed-form :math:`D_{KL}(g_0\\|g_1)` between Gaussians (jojonki 2018, eq. 4, and above).
 
-    Diagonal covariances use seed 002's eq. 4 elementwise; with ``g1 = N(0, I)`` it reduces
-    to the VAE term of eq. 5. Full covariances go through Cholesky factors
+    Diagonal covariances use eq. 4 of jojonki (2018) elementwise; with ``g1 = N(0, I)`` it
+    reduces to the VAE term of eq. 5. Full covariances go through Cholesky factors
     (:math:`\\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0) = \\|L_1^{-1}L_0\\|_F^2`). Batch axes
     broadcast. Needs ``g1`` positive definite; a singular ``g0`` gives ``+inf``.
 
@@ -135,7 +135,7 @@ def kl_divergence(
 
     With :math:`P=\\sum_a\\pi_a f_a`, :math:`Q=\\sum_b\\omega_b g_b`, component entropies
     :math:`H_a`, overlaps :math:`z_{a\\alpha}=\\int f_a f_\\alpha`, :math:`t_{ab}=\\int f_a g_b`
-    (seed 000) and Gaussian KLs :math:`D(\\cdot\\|\\cdot)` (seed 002):
+    (You 2021) and Gaussian KLs :math:`D(\\cdot\\|\\cdot)` (jojonki 2018):
 
     - ``"variational"`` (Hershey & Olsen 2007):
       :math:`\\sum_a\\pi_a\\log\\frac{\\sum_\\alpha\\pi_\\alpha e^{-D(f_a\\|f_\\alpha)}}

@@ -1,4 +1,4 @@
-"""Gaussian product integrals and the distances built on them (seed 000).
+"""Gaussian product integrals and the distances built on them (You 2021).
 
 Everything is computed in log space. The building block is the Gram entry
 
@@ -6,7 +6,7 @@ Everything is computed in log space. The building block is the Gram entry
     \\log \\int \\mathcal N(x\\mid\\mu_i,\\Sigma_i)\\,\\mathcal N(x\\mid\\eta_j,\\Lambda_j)\\,dx
     = \\log \\mathcal N(\\mu_i \\mid \\eta_j, \\Sigma_i + \\Lambda_j)
 
-(seed 000, "Fact (*)", Matrix Cookbook §8.1.8), evaluated through a Cholesky factor of
+(You 2021, "Fact (*)", Matrix Cookbook §8.1.8), evaluated through a Cholesky factor of
 :math:`\\Sigma_i+\\Lambda_j` (diagonal covariances: elementwise, no matrices). The mixture inner
 products :math:`\\langle p, q\\rangle = \\sum_{ij} \\alpha_i\\beta_j C_{ij}` are log-sum-exps
 of these entries with the weights as multipliers, so zero-weight (padding) components
@@ -30,8 +30,8 @@ from gmmjax._src.kernels.overlap import (
 from gmmjax._src.math.numerics import safe_sqrt
 
 __all__ = [
-    "cauchy_schwarz_divergence",
     "FROM_LOG_INNER_PRODUCTS",
+    "cauchy_schwarz_divergence",
     "gaussian_overlap",
     "inner_product",
     "l2_distance",
@@ -60,7 +60,7 @@ def log_gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
         \\log C_{ij} = \\log \\int p_i(x) q_j(x)\\,dx
         = \\log \\mathcal N(\\mu_i \\mid \\eta_j, \\Sigma_i + \\Lambda_j)
 
-    (seed 000, Fact (*); ``C`` of the note, and ``A``/``B`` when ``q is p``). Computed via an
+    (You 2021, Fact (*); ``C`` of the note, and ``A``/``B`` when ``q is p``). Computed via an
     :math:`LDL^T` (``d <= 8``) or Cholesky factor of :math:`\\Sigma_i+\\Lambda_j`, or
     elementwise when both mixtures are diagonal. Needs :math:`\\Sigma_i+\\Lambda_j` positive
     definite.
@@ -82,11 +82,11 @@ def log_gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
 
 
 def gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
-    """Gram matrix of Gaussian product integrals (seed 000, Fact (*)).
+    """Gram matrix of Gaussian product integrals (You 2021, Fact (*)).
 
     .. math:: C_{ij} = \\int p_i q_j = \\mathcal N(\\mu_i\\mid\\eta_j,\\Sigma_i+\\Lambda_j)
 
-    The exponential of :func:`log_gaussian_overlap` (seed 000). In high dimension the entries
+    The exponential of :func:`log_gaussian_overlap` (You 2021). In high dimension the entries
     leave the floating-point range (they scale like :math:`(2\\pi\\sigma^2)^{-d/2}`: at
     ``d = 128`` they underflow float32 for unit variances and overflow it for variances 1e-3);
     use :func:`log_gaussian_overlap` there.
@@ -95,7 +95,7 @@ def gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
 
 
 def log_inner_product(p: GMM, q: GMM) -> jax.Array:
-    """:math:`\\log\\langle p, q\\rangle = \\log \\sum_{ij} \\alpha_i \\beta_j C_{ij}` (seed 000).
+    """:math:`\\log\\langle p, q\\rangle = \\log \\sum_{ij} \\alpha_i \\beta_j C_{ij}` (You 2021).
 
     A log-sum-exp over :func:`log_gaussian_overlap` with the weights as multipliers: finite
     wherever the overlaps are representable as logs, also when they under- or overflow.
@@ -105,7 +105,7 @@ def log_inner_product(p: GMM, q: GMM) -> jax.Array:
 
 
 def inner_product(p: GMM, q: GMM) -> jax.Array:
-    """Inner product of mixture densities (seed 000).
+    """Inner product of mixture densities (You 2021).
 
     .. math:: \\langle p, q\\rangle = \\int p(x) q(x)\\,dx = \\sum_{ij}\\alpha_i\\beta_j C_{ij}
 
@@ -179,7 +179,7 @@ def _overlap_distance(name: str, p: GMM, q: GMM) -> jax.Array:
 
 
 def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
-    """Squared L2 distance between mixture densities (seed 000, eq. 1 and Section 3).
+    """Squared L2 distance between mixture densities (You 2021, eq. 1 and Section 3).
 
     .. math::
         L_2^2(P,Q) = \\sum_{nn'}\\alpha_n\\alpha_{n'}A_{nn'} + \\sum_{mm'}\\beta_m\\beta_{m'}B_{mm'}
@@ -212,7 +212,7 @@ def log_l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
 
 
 def l2_distance(p: GMM, q: GMM) -> jax.Array:
-    """L2 distance :math:`L_2(P,Q) = \\{\\int (p - q)^2\\}^{1/2}` (seed 000, eq. 1).
+    """L2 distance :math:`L_2(P,Q) = \\{\\int (p - q)^2\\}^{1/2}` (You 2021, eq. 1).
 
     The square root of :func:`l2_distance_squared`, with the same floating-point range (see
     there; :func:`log_l2_distance_squared` is ``2 log L2``). At ``P = Q`` the distance is not
@@ -237,7 +237,7 @@ def cauchy_schwarz_divergence(p: GMM, q: GMM) -> jax.Array:
         = -\\log\\langle p,q\\rangle + \\tfrac12\\log\\langle p,p\\rangle
           + \\tfrac12\\log\\langle q,q\\rangle
 
-    with each inner product a log-sum-exp over the Gram matrices of seed 000. Scale-free, so
+    with each inner product a log-sum-exp over the Gram matrices of You (2021). Scale-free, so
     it stays finite and accurate in float32 at ``d = 128`` with tiny or huge covariances,
     where L2 itself leaves the floating-point range. ``>= 0`` (Cauchy–Schwarz) with equality
     iff ``P = Q``; clamped at 0 against round-off.

@@ -1,7 +1,7 @@
-"""Optimal transport between Gaussian mixtures (seed 001, §III): distance, plan, geodesic.
+"""Optimal transport between Gaussian mixtures (Chen et al. 2019, §III): distance, plan, geodesic.
 
 A mixture :math:`\\mu = \\sum_i p^i\\nu^i` is read as a discrete measure on the Wasserstein
-space of Gaussians. The distance of seed 001 is the discrete OT problem (eq. 9) with the
+space of Gaussians. The distance of Chen et al. (2019) is the discrete OT problem (eq. 9) with the
 Bures cost :math:`c(i,j) = W_2(\\nu_0^i, \\nu_1^j)^2` (:func:`gmmjax.bures_cost_matrix`):
 
 .. math::
@@ -45,7 +45,7 @@ def mw2_plan(
     max_iter: int | None = None,
     return_info: bool = False,
 ) -> jax.Array | tuple[jax.Array, OTResult]:
-    """Optimal coupling :math:`\\pi^*` of the components of two mixtures (seed 001, eq. 9).
+    """Optimal coupling :math:`\\pi^*` of the components of two mixtures (Chen et al. 2019, eq. 9).
 
     .. math::
         \\pi^* = \\arg\\min_{\\pi\\in\\Pi(p_0,p_1)}\\sum_{ij}
@@ -82,15 +82,8 @@ def mw2_plan(
     return (res.plan, res) if return_info else res.plan
 
 
-def mw2_distance(
-    p: GMM,
-    q: GMM,
-    solver: str = "exact",
-    epsilon: float | None = None,
-    *,
-    max_iter: int | None = None,
-) -> jax.Array:
-    """Mixture Wasserstein distance :math:`d(\\mu_0,\\mu_1)` of seed 001 (eqs. 9–10).
+def mw2_distance(p: GMM, q: GMM, solver="exact", epsilon=None, *, max_iter=None) -> jax.Array:
+    """Mixture Wasserstein distance :math:`d(\\mu_0,\\mu_1)` of Chen et al. 2019 (eqs. 9–10).
 
     .. math::
         d(\\mu_0,\\mu_1) = \\Big(\\min_{\\pi\\in\\Pi(p_0,p_1)}\\sum_{ij}
@@ -141,7 +134,7 @@ def geodesic(
     *,
     max_iter: int | None = None,
 ) -> GMM:
-    """Point at time ``t`` on the mixture geodesic from ``p`` to ``q`` (seed 001, eq. 11).
+    """Point at time ``t`` on the mixture geodesic from ``p`` to ``q`` (Chen et al. 2019, eq. 11).
 
     .. math::
         \\mu_t = \\sum_{i,j}\\pi^*(i,j)\\,\\nu_t^{ij}, \\qquad

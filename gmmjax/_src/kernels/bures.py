@@ -10,7 +10,7 @@ Every quantity is computed from one symmetric square root per covariance,
 because :math:`(F_0F_1)(F_0F_1)^T = F_0\\Sigma_1F_0`. No iteration is stopped early: the result is
 exact to round-off, also for ill-conditioned and singular covariances. Singular covariances
 need no special case: with PSD square roots the formula above is the :math:`W_2` distance
-between degenerate Gaussians too (Gelbrich's bound is attained). Seed 001's eq. 8 writes the
+between degenerate Gaussians too (Gelbrich's bound is attained). Chen et al.'s eq. 8 writes the
 singular case as :math:`\\operatorname{tr}(\\Sigma_0^{1/2}((\\Sigma_0^{1/2})^\\dagger\\Sigma_1
 (\\Sigma_0^{1/2})^\\dagger)^{1/2}\\Sigma_0^{1/2})`; as printed that expression differs from the
 nonsingular formula when :math:`\\Sigma_0` and :math:`\\Sigma_1` do not commute, so the standard

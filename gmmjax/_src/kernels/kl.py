@@ -3,8 +3,8 @@
 Between two Gaussians (the KL note of jojonki 2018, eq. 4, is the diagonal case):
 
 .. math::
-    D_{KL}(\\mathcal N_0\\|\\mathcal N_1) = \\tfrac12\\big[\\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0)
-    + (\\mu_1-\\mu_0)^T\\Sigma_1^{-1}(\\mu_1-\\mu_0) - d
+    D_{KL}(\\mathcal N_0\\|\\mathcal N_1) = \\tfrac12\\big[
+    \\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0) + (\\mu_1-\\mu_0)^T\\Sigma_1^{-1}(\\mu_1-\\mu_0) - d
     + \\log\\det\\Sigma_1 - \\log\\det\\Sigma_0\\big],
 
 computed through Cholesky factors,

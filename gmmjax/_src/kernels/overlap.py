@@ -134,6 +134,6 @@ def log_inner_products(
 
 
 def log_gram(p: GMM, q: GMM) -> jax.Array:
-    """``(K_p, K_q)`` log Gram matrix :math:`\\log C_{ij}` of two single mixtures, constant included."""
+    """``(K_p, K_q)`` log Gram matrix :math:`\\log C_{ij}` of two single mixtures (all terms)."""
     k = reference_exponent(p, q)
     return scaled_log_overlap(p, q, k) + log_overlap_offset(p.dim, k, p.dtype)

@@ -1,4 +1,4 @@
-"""Density information loss (DIL) of seed 003, Eq. 9, for 1-D mixtures.
+"""Density information loss (DIL) of Lu et al. (2023), Eq. 9, for 1-D mixtures.
 
 Eq. 9 compares the probability that the target and the mixture put on the windows
 :math:`\\mu_i \\pm d` around the basis means and on the two tails outside them. Written with
@@ -89,7 +89,7 @@ def density_information_loss(
     *,
     centers: Any = None,
 ) -> jax.Array:
-    """Density information loss of a 1-D mixture against a target CDF (seed 003, Eq. 9).
+    """Density information loss of a 1-D mixture against a target CDF (Lu et al. 2023, Eq. 9).
 
     .. math::
         L = |P_T\\{x \\le \\mu_1 - d\\} - P_G\\{x \\le \\mu_1 - d\\}|
@@ -142,7 +142,7 @@ def empirical_cdf(samples: Any, x: Any) -> jax.Array:
 def empirical_density_information_loss(
     gmm: GMM, samples: Any, d: float, *, centers: Any = None
 ) -> jax.Array:
-    """Eq. 9 of seed 003 with the target given by samples (its empirical CDF).
+    """Eq. 9 of Lu et al. (2023) with the target given by samples (its empirical CDF).
 
     .. math:: L = \\text{Eq. 9 with } P_T\\{A\\} = \\#\\{j : s_j \\in A\\}/N
 

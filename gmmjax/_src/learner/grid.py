@@ -1,4 +1,4 @@
-"""The fixed grid basis of seed 003, §2.1.
+"""The fixed grid basis of Lu et al. (2023), §2.1.
 
 Means sit on an evenly spaced grid spanning the data, every component shares one width
 ``sigma = t * r`` tied to the grid spacing ``r``, and the weights start uniform. Only the weights
@@ -16,7 +16,7 @@ import numpy as np
 from gmmjax._src.core.checks import is_concrete
 from gmmjax._src.core.mixture import GMM
 
-__all__ = ["as_points", "grid_basis", "grid_spacing"]
+__all__ = ["as_points", "basis_spacing", "grid_basis", "grid_spacing"]
 
 
 def as_points(x: Any, name: str = "x") -> jnp.ndarray:
@@ -51,14 +51,29 @@ def _per_axis(n_components: int | Sequence[int], d: int) -> tuple[int, ...]:
 
 
 def grid_spacing(x: Any, n_components: int | Sequence[int]) -> jnp.ndarray:
-    """Grid spacing :math:`r = (\\max X - \\min X)/n` per axis (seed 003, §2.1), shape ``(d,)``."""
+    """Grid spacing :math:`r = (\\max X - \\min X)/n` per axis (Lu et al. 2023, §2.1), ``(d,)``."""
     pts = as_points(x)
     counts = jnp.asarray(_per_axis(n_components, pts.shape[1]), pts.dtype)
     return (jnp.max(pts, axis=0) - jnp.min(pts, axis=0)) / counts
 
 
+def basis_spacing(basis: GMM) -> jnp.ndarray:
+    """Spacing of a basis's means per axis: the smallest non-zero gap along it, ``(d,)``.
+
+    For a grid basis this is the grid spacing ``r`` of every axis, so grid neighbours are one
+    spacing apart whatever the data scale. An axis on which all means coincide gets ``1``.
+
+    Example:
+        >>> basis_spacing(grid_basis(jnp.array([0.0, 1.0, 4.0]), 4)).tolist()
+        [1.0]
+    """
+    gaps = jnp.abs(basis.means[:, None, :] - basis.means[None, :, :])
+    spacing = jnp.min(jnp.where(gaps > 0, gaps, jnp.inf), axis=(0, 1))
+    return jnp.where(jnp.isfinite(spacing), spacing, 1.0)
+
+
 def grid_basis(x: Any, n_components: int | Sequence[int], t: float = 1.0) -> GMM:
-    """The fixed-basis mixture of seed 003, §2.1, laid over the data ``x``.
+    """The fixed-basis mixture of Lu et al. (2023), §2.1, laid over the data ``x``.
 
     For 1-D data with :math:`n` components,
 

@@ -1,4 +1,4 @@
-"""Algorithms 1 and 2 of seed 003 (§2.4), vectorised, as baselines for the optax learner.
+"""Algorithms 1 and 2 of Lu et al. (2023), §2.4, vectorised: baselines for the optax learner.
 
 Both algorithms visit every data point once and add an update that depends only on the grid
 cell of the point, never on the current weights. The sum over points is therefore a sum over
@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 
 from gmmjax._src.core.checks import check_positive
-from gmmjax._src.learner.grid import as_points, grid_basis
 from gmmjax._src.core.mixture import GMM
+from gmmjax._src.learner.grid import as_points, grid_basis
 
 __all__ = ["cell_counts", "nearest_cell", "paper_algorithm1", "paper_algorithm2"]
 
@@ -100,7 +100,7 @@ def _algorithm2_raw(x: Any, n_components: int, t: float, d: Any) -> tuple[GMM, j
 
 
 def paper_algorithm1(x: Any, n_components: int, t: float, d: float | None = None) -> GMM:
-    """Algorithm 1 of seed 003 (§2.4, Eq. 7–8): one pass of interval-mass updates.
+    """Algorithm 1 of Lu et al. (2023) (§2.4, Eq. 7–8): one pass of interval-mass updates.
 
     Starting from :math:`\\pi_m = 1/n` on the grid basis (:func:`gmmjax.grid_basis`), every
     point :math:`x_j` with closest mean :math:`\\mu_i` adds, to every weight,
@@ -137,7 +137,7 @@ def paper_algorithm1(x: Any, n_components: int, t: float, d: float | None = None
 
 
 def paper_algorithm2(x: Any, n_components: int, t: float, d: float | None = None) -> GMM:
-    """Algorithm 2 of seed 003 (§2.4): only the closest component gains, the others pay.
+    """Algorithm 2 of Lu et al. (2023) (§2.4): only the closest component gains, the others pay.
 
     With the per-component step :math:`\\widetilde{dL}_i = \\tilde P_i(k_i^{mid})
     - \\tfrac12(\\tilde P_i(k_i^{side+}) + \\tilde P_i(k_i^{side-}))` (line 8; windows as in

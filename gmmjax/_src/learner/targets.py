@@ -1,4 +1,4 @@
-"""Random target densities of seed 003, §3.1 (Tables 1-3): mixtures of 8 components.
+"""Random target densities of Lu et al. (2023), §3.1 (Tables 1-3): mixtures of 8 components.
 
 Used by the benchmark of Tables 1-3, the learner demo and notebook 04. Each component has a
 location drawn from U(-10, 10) and a scale from U(0.5, 2); its kind is drawn from ``kinds``
@@ -19,7 +19,7 @@ MIXED = ("normal", "t", "uniform")
 
 
 class RandomTarget:
-    """A random mixture of normal / Student t / uniform components (seed 003, §3.1).
+    """A random mixture of normal / Student t / uniform components (Lu et al. 2023, §3.1).
 
     Example:
         >>> target = RandomTarget(np.random.default_rng(0), MIXED)

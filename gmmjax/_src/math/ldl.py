@@ -14,7 +14,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-
 __all__ = ["UNROLL_MAX_DIM", "ldl_logdet_maha", "unrolled_sum"]
 
 #: Largest dimension for which the factorisation is unrolled across pairs.

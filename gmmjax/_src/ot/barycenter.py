@@ -69,7 +69,9 @@ def _lp19_numpy(costs: list[np.ndarray], marginals: list[np.ndarray], lam: np.nd
     return p / p.sum(), float(objective @ x), True
 
 
-def exact_fixed_barycenter(costs: list[jax.Array], marginals: list[jax.Array], lam: jax.Array) -> tuple:
+def exact_fixed_barycenter(
+    costs: list[jax.Array], marginals: list[jax.Array], lam: jax.Array
+) -> tuple:
     """Weights ``p`` of eq. 19 on a fixed support, the objective, and success, by HiGHS.
 
     Args:

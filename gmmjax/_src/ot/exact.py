@@ -130,7 +130,7 @@ _exact_core.defvjp(_exact_fwd, _exact_bwd, symbolic_zeros=True)
 
 
 def exact_ot(a: Any, b: Any, cost_matrix: Any, *, max_iter: int = 100_000) -> OTResult:
-    """Exact discrete optimal transport (LP of seed 001, eq. 9) by network simplex.
+    """Exact discrete optimal transport (LP of Chen et al. 2019, eq. 9) by network simplex.
 
     .. math::
         \\pi^* = \\arg\\min_{\\pi\\in\\Pi(a, b)} \\langle C, \\pi\\rangle, \\qquad
