@@ -3,8 +3,9 @@
 jaxlib 0.10.x's concurrency-optimised CPU scheduler can deadlock on jitted programs with
 independent batched linear algebra (a vmapped Cauchy–Schwarz divergence over 50 x 50 mixtures
 hung in 3 of 4 runs without the flag). ``import gmmjax`` disables that scheduler before JAX
-starts its backend, and ``gmmjax._src.math.linalg`` keeps every LAPACK batch small enough that jaxlib
-never splits it across the thread pool (the cause of the hangs that remained with the flag).
+starts its backend, and ``gmmjax._src.math.linalg`` keeps every LAPACK batch small enough
+that jaxlib never splits it across the thread pool (the cause of the hangs that remained
+with the flag).
 Each run here is a fresh interpreter whose environment has *no* ``XLA_FLAGS``, so only the
 import can protect it, and each runs under a timeout so that a hang fails the test instead of
 stalling CI.

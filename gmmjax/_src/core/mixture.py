@@ -28,10 +28,9 @@ import numpy as np
 
 from gmmjax._src.core import rules
 from gmmjax._src.core.checks import is_concrete
+from gmmjax._src.core.densities import component_log_densities, noise_factor, scale_noise
 from gmmjax._src.core.interop import sklearn_estimator, sklearn_parameters
-from gmmjax._src.math.ldl import UNROLL_MAX_DIM, unrolled_sum
-from gmmjax._src.math.linalg import cholesky_and_inverse
-from gmmjax._src.math.numerics import LOG_2PI, weighted_logsumexp
+from gmmjax._src.math.numerics import weighted_logsumexp
 
 __all__ = ["GMM", "Gaussian", "float_dtype"]
 
@@ -68,29 +67,6 @@ def _check_weights(weights: jax.Array, normalize: bool) -> None:
     w = np.asarray(weights)
     if np.any(w < 0) or np.any(w.sum(axis=-1) <= 0):
         raise ValueError("normalize=True needs weights >= 0 with a positive sum")
-
-
-def _covariance_factor(covs: jax.Array) -> jax.Array:
-    """Lower Cholesky factors of full covariances, with a relative jitter of a few ulps.
-
-    The jitter (``10 * eps * max diag``) lets sampling work for singular (PSD) covariances and
-    changes a positive-definite covariance only at round-off level.
-    """
-    d = covs.shape[-1]
-    eps = jnp.finfo(covs.dtype).eps
-    scale = jnp.max(jnp.diagonal(covs, axis1=-2, axis2=-1), axis=-1)[..., None, None]
-    return cholesky_and_inverse(covs + 10.0 * eps * scale * jnp.eye(d, dtype=covs.dtype))[0]
-
-
-def _diagonal_mahalanobis(x: jax.Array, means: jax.Array, variances: jax.Array) -> jax.Array:
-    """``(N, K)`` squared Mahalanobis distances to diagonal Gaussians (unrolled for small d)."""
-    d = x.shape[-1]
-    if d > UNROLL_MAX_DIM:
-        diff = x[:, None, :] - means[None, :, :]
-        return jnp.sum(diff**2 / variances, axis=-1)
-    return unrolled_sum(
-        lambda a: (x[:, a, None] - means[None, :, a]) ** 2 / variances[None, :, a], d
-    )
 
 
 def _pytree(cls: type) -> type:
@@ -396,19 +372,8 @@ class GMM(_Shapes):
         x = jnp.asarray(x, self.dtype)
         if x.shape[-1:] != (self.dim,):
             raise ValueError(f"x must have shape (..., {self.dim}); got {x.shape}")
-        lead = x.shape[:-1]
-        xf = x.reshape(-1, self.dim)
-        if self.is_diagonal:
-            maha = _diagonal_mahalanobis(xf, self.means, self.covs)
-            logdet = jnp.sum(jnp.log(self.covs), axis=-1)
-        else:
-            chol, inv = cholesky_and_inverse(self.covs)  # (K, d, d) each
-            diff = xf[:, None, :] - self.means[None, :, :]  # (N, K, d)
-            z = jnp.einsum("kij,nkj->nki", inv, diff)
-            maha = jnp.sum(z**2, axis=-1)  # (N, K)
-            logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-        out = -0.5 * (maha + logdet + self.dim * LOG_2PI)
-        return out.reshape(*lead, self.n_components)
+        out = component_log_densities(x.reshape(-1, self.dim), self.means, self.covs)
+        return out.reshape(*x.shape[:-1], self.n_components)
 
     def log_prob(self, x: Any) -> jax.Array:
         """Log density :math:`\\log \\sum_k w_k \\mathcal N(x\\mid\\mu_k,\\Sigma_k)` (log-sum-exp).
@@ -456,10 +421,8 @@ class GMM(_Shapes):
         """
         self._require_single("component_sample")
         eps = jax.random.normal(key, (self.n_components, n, self.dim), self.dtype)
-        if self.is_diagonal:
-            return self.means[:, None, :] + jnp.sqrt(self.covs)[:, None, :] * eps
-        chol = _covariance_factor(self.covs)
-        return self.means[:, None, :] + jnp.einsum("kij,knj->kni", chol, eps)
+        factor = noise_factor(self.covs, self.is_diagonal)[:, None]
+        return self.means[:, None, :] + scale_noise(factor, eps, self.is_diagonal)
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
         """``n`` samples from the mixture, shape ``(n, d)``.
@@ -476,11 +439,9 @@ class GMM(_Shapes):
         k_idx, k_eps = jax.random.split(key)
         idx = jax.random.choice(k_idx, self.n_components, (n,), p=self.weights)
         eps = jax.random.normal(k_eps, (n, self.dim), self.dtype)
-        means = self.means[idx]
-        if self.is_diagonal:
-            return means + jnp.sqrt(self.covs[idx]) * eps
-        chol = _covariance_factor(self.covs)[idx]
-        return means + jnp.einsum("nij,nj->ni", chol, eps)
+        return self.means[idx] + scale_noise(
+            noise_factor(self.covs, self.is_diagonal)[idx], eps, self.is_diagonal
+        )
 
     def _require_single(self, what: str) -> None:
         if self.batch_shape:

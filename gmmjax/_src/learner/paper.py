@@ -155,18 +155,14 @@ def paper_algorithm2(x: Any, n_components: int, t: float, d: float | None = None
     zero weight, which is the main reason this baseline is coarse.
 
     Args:
-        x: ``(N,)`` data.
-        n_components: number of grid components ``n``.
-        t: component width in grid spacings (``sigma = t r``).
-        d: window half-width; default ``sigma / 4``.
+        x, n_components, t, d: as in :func:`paper_algorithm1`.
 
     Returns:
-        The grid basis with the learned weights.
+        The grid basis with the learned weights (some of them exactly 0).
 
     Example:
         >>> x = jax.random.normal(jax.random.key(0), (2000,))
-        >>> g = paper_algorithm2(x, 20, 1.0)
-        >>> g.n_components, round(float(g.weights.sum()), 5)
-        (20, 1.0)
+        >>> bool(paper_algorithm2(x, 20, 1.0).weights.min() >= 0.0)
+        True
     """
     return _renormalise(*_algorithm2_raw(x, n_components, t, d))

@@ -17,9 +17,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ott.geometry import geometry
-from ott.problems.linear import barycenter_problem
-from ott.solvers.linear import discrete_barycenter
 
 from gmmjax._src.ot.sinkhorn import default_threshold
 
@@ -124,6 +121,10 @@ def sinkhorn_fixed_barycenter(
     Returns:
         ``(p, converged, n_iters)``; ``p`` is not differentiated.
     """
+    from ott.geometry import geometry  # imported on first use: OTT takes seconds to import
+    from ott.problems.linear import barycenter_problem
+    from ott.solvers.linear import discrete_barycenter
+
     sizes = [c.shape[1] for c in costs]
     offsets = np.cumsum([0, *sizes])
     cost_all = jnp.concatenate([c.T for c in costs], axis=0)  # (sum N_k, N)

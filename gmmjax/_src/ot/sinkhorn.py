@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
-from ott.geometry import geometry
-from ott.problems.linear import linear_problem
-from ott.solvers.linear import implicit_differentiation, sinkhorn
 
 from gmmjax._src.ot.result import OTResult, as_problem
 
@@ -57,6 +54,11 @@ def sinkhorn_ot(
         >>> round(float(res.cost), 4), bool(res.converged)
         (0.0, True)
     """
+    # OTT takes seconds to import: it is imported when a Sinkhorn solve is first traced.
+    from ott.geometry import geometry
+    from ott.problems.linear import linear_problem
+    from ott.solvers.linear import implicit_differentiation, sinkhorn
+
     a, b, c = as_problem(a, b, cost_matrix)
     threshold = default_threshold(c.dtype) if threshold is None else float(threshold)
     geom = geometry.Geometry(cost_matrix=c, epsilon=epsilon)

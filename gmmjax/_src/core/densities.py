@@ -1,0 +1,64 @@
+"""Gaussian densities and reparameterised draws on bare component arrays.
+
+The arithmetic behind :meth:`GMM.log_prob <gmmjax.GMM.log_prob>`, :meth:`GMM.sample
+<gmmjax.GMM.sample>` and :meth:`GMM.component_sample <gmmjax.GMM.component_sample>`: means
+``(K, d)`` and covariances ``(K, d, d)`` (full) or ``(K, d)`` (diagonal variances).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from gmmjax._src.math.ldl import UNROLL_MAX_DIM, unrolled_sum
+from gmmjax._src.math.linalg import cholesky_and_inverse
+from gmmjax._src.math.numerics import LOG_2PI
+
+__all__ = ["component_log_densities", "noise_factor", "scale_noise"]
+
+
+def _diagonal_mahalanobis(x: jax.Array, means: jax.Array, variances: jax.Array) -> jax.Array:
+    """``(N, K)`` squared Mahalanobis distances to diagonal Gaussians (unrolled for small d)."""
+    d = x.shape[-1]
+    if d > UNROLL_MAX_DIM:
+        diff = x[:, None, :] - means[None, :, :]
+        return jnp.sum(diff**2 / variances, axis=-1)
+    return unrolled_sum(
+        lambda a: (x[:, a, None] - means[None, :, a]) ** 2 / variances[None, :, a], d
+    )
+
+
+def component_log_densities(x: jax.Array, means: jax.Array, covs: jax.Array) -> jax.Array:
+    """``(N, K)`` log densities :math:`\\log\\mathcal N(x_n\\mid\\mu_k,\\Sigma_k)` for ``x``."""
+    d = means.shape[-1]
+    if covs.ndim == means.ndim:
+        maha = _diagonal_mahalanobis(x, means, covs)
+        logdet = jnp.sum(jnp.log(covs), axis=-1)
+    else:
+        chol, inv = cholesky_and_inverse(covs)  # (K, d, d) each
+        z = jnp.einsum("kij,nkj->nki", inv, x[:, None, :] - means[None, :, :])
+        maha = jnp.sum(z**2, axis=-1)
+        logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    return -0.5 * (maha + logdet + d * LOG_2PI)
+
+
+def noise_factor(covs: jax.Array, diagonal: bool) -> jax.Array:
+    """``F`` with ``F F^T = Sigma``: standard deviations (diagonal) or Cholesky factors (full).
+
+    Full covariances get a relative jitter of a few ulps (``10 * eps * max diag``), so that
+    singular (PSD) covariances can be sampled; a positive-definite covariance changes only at
+    round-off level.
+    """
+    if diagonal:
+        return jnp.sqrt(covs)
+    d = covs.shape[-1]
+    eps = jnp.finfo(covs.dtype).eps
+    scale = jnp.max(jnp.diagonal(covs, axis1=-2, axis2=-1), axis=-1)[..., None, None]
+    return cholesky_and_inverse(covs + 10.0 * eps * scale * jnp.eye(d, dtype=covs.dtype))[0]
+
+
+def scale_noise(factor: jax.Array, eps: jax.Array, diagonal: bool) -> jax.Array:
+    """``F eps`` for standard normal draws ``eps`` (``(..., d)``), broadcasting the factors."""
+    if diagonal:
+        return factor * eps
+    return jnp.einsum("...ij,...j->...i", factor, eps)
