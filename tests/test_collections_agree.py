@@ -77,11 +77,17 @@ def _assert_close(got, want, what):
         )
 
 
-@pytest.mark.parametrize("metric", sorted([*SINGLE, *ALIASES]))
+def test_every_metric_is_covered():
+    assert set(SINGLE) | set(ALIASES) == set(gj.PAIRWISE_METRICS)
+
+
+@pytest.mark.parametrize("metric", sorted(SINGLE))
 def test_batched_values_and_gradients_equal_the_single_pair_function(metric):
-    fn, kwargs = SINGLE[ALIASES.get(metric, metric)]
+    fn, kwargs = SINGLE[metric]
     for paired in (False, True):
-        single = jax.value_and_grad(functools.partial(_single_sum, fn, paired=paired), (0, 1))
+        single = jax.jit(
+            jax.value_and_grad(functools.partial(_single_sum, fn, paired=paired), (0, 1))
+        )
         batched = jax.value_and_grad(
             functools.partial(_batched_sum, metric, kwargs, paired=paired), (0, 1)
         )
@@ -91,6 +97,12 @@ def test_batched_values_and_gradients_equal_the_single_pair_function(metric):
         _assert_close(g_batched, g_single, what + ": gradient")
         # The zero-weight component of p0 has a gradient, as for any other weight.
         assert np.all(np.isfinite(np.asarray(g_batched[0].weights))), what
+
+
+@pytest.mark.parametrize(("alias", "metric"), sorted(ALIASES.items()))
+def test_aliases_are_their_metric(alias, metric):
+    got = gj.pairwise_distances(PS, QS, alias)
+    np.testing.assert_array_equal(got, gj.pairwise_distances(PS, QS, metric))
 
 
 def test_padded_values_equal_the_unpadded_mixtures():

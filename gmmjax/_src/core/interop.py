@@ -38,7 +38,12 @@ def sklearn_parameters(estimator: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def sklearn_estimator(weights: Any, means: Any, covs: Any) -> Any:
     """A ``GaussianMixture`` holding one mixture's parameters, ready for ``score_samples``."""
-    from sklearn.mixture import GaussianMixture
+    try:
+        from sklearn.mixture import GaussianMixture
+    except ImportError as err:
+        raise ImportError(
+            "GMM.to_sklearn needs scikit-learn; install it with: pip install 'gmmjax[sklearn]'"
+        ) from err
 
     weights = np.asarray(weights, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
