@@ -40,8 +40,9 @@ def _fail(message: str) -> NoReturn:
 
 # --------------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
+    require("matplotlib", "gmmjax demo")  # before anything is changed or created
     jax.config.update("jax_enable_x64", True)
-    demo.run(Path(args.out))  # checks for matplotlib before creating anything
+    demo.run(Path(args.out))
     return 0
 
 

@@ -7,8 +7,10 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
+from conftest import X64
 
 import gmmjax as gj
 from gmmjax import cli
@@ -298,6 +300,8 @@ def test_demo_without_matplotlib(capsys, tmp_path, without):
     assert_usage_error(code, err, "gmmjax demo needs matplotlib", "pip install 'gmmjax[demo]'")
     assert stdout == ""
     assert not out.exists()
+    # Nothing changed in this process either: the demo's float64 switch comes after the check.
+    assert jax.config.read("jax_enable_x64") == X64
 
 
 def test_fit_plot_without_matplotlib(capsys, tmp_path, without):

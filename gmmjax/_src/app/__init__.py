@@ -1,1 +1,1 @@
-"""app layer."""
+"""The applications on top of the public API: the demo, its figures and report, file I/O."""
