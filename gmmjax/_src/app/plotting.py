@@ -57,7 +57,7 @@ def density(gmm: GMM, x: Any) -> np.ndarray:
 
     Example:
         >>> p = GMM.univariate([1.0], [0.0], [1.0])
-        >>> np.round(density(p, np.array([0.0, 1.0])), 4).tolist()
+        >>> [round(float(v), 4) for v in density(p, np.array([0.0, 1.0]))]
         [0.3989, 0.242]
     """
     x = jnp.asarray(x, gmm.dtype)
