@@ -6,6 +6,8 @@ library needs the right one (a zero weight, a zero distance).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,10 +34,14 @@ def weighted_logsumexp(a: jax.Array, w: jax.Array, axis: int | tuple[int, ...] |
     ``jax.nn.logsumexp(a, b=w)`` drops the entries with ``w == 0`` before differentiating, so
     the derivative with respect to a zero weight comes out as 0 instead of
     :math:`e^{a_j}/\\sum_k w_k e^{a_k}`; a weight that reaches zero (a padding component, a
-    projected simplex step) would then never move again. Here the shift is the maximum over
-    the positive-weight entries (held constant for differentiation, which changes nothing
-    mathematically), and the exponent of a zero-weight entry is capped so that it can neither
-    overflow the value nor turn ``0 * inf`` into NaN.
+    projected simplex step) would then never move again. The value here is that of
+    ``jax.nn.logsumexp`` (as fast), and the JVP is written out,
+
+    .. math::
+        d\\,\\mathrm{out} = \\sum_j e^{a_j - \\mathrm{out}}\\,(w_j\\,da_j + dw_j),
+
+    with the exponent of a zero-weight entry capped so that it can neither overflow nor turn
+    ``0 * inf`` into NaN.
 
     Args:
         a: log terms.
@@ -49,16 +55,28 @@ def weighted_logsumexp(a: jax.Array, w: jax.Array, axis: int | tuple[int, ...] |
         >>> import jax.numpy as jnp
         >>> round(float(weighted_logsumexp(jnp.array([0.0, 5.0]), jnp.array([1.0, 0.0]))), 6)
         0.0
+        >>> a, w = jnp.array([0.0, 1.0]), jnp.array([1.0, 0.0])
+        >>> [round(float(v), 6) for v in jax.grad(weighted_logsumexp, argnums=1)(a, w)]
+        [1.0, 2.718282]
     """
     a, w = jnp.broadcast_arrays(jnp.asarray(a), jnp.asarray(w, dtype=jnp.result_type(a)))
-    shift = jnp.max(jnp.where(w > 0, a, -jnp.inf), axis=axis, keepdims=True)
-    shift = jax.lax.stop_gradient(jnp.where(jnp.isfinite(shift), shift, 0.0))
+    axes = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(a.ndim, 1))
+    return _weighted_logsumexp(a, w, axes)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _weighted_logsumexp(a: jax.Array, w: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    return jax.nn.logsumexp(a, axis=axes, b=w)
+
+
+@_weighted_logsumexp.defjvp
+def _weighted_logsumexp_jvp(axes: tuple[int, ...], primals: tuple, tangents: tuple):
+    (a, w), (da, dw) = primals, tangents
+    out = _weighted_logsumexp(a, w, axes)
+    centre = jnp.expand_dims(jnp.where(jnp.isfinite(out), out, 0.0), axes)
     cap = 0.5 * float(np.log(jnp.finfo(a.dtype).max))
-    total = jnp.sum(w * jnp.exp(jnp.minimum(a - shift, cap)), axis=axis, keepdims=True)
-    out = jnp.log(total) + shift
-    if axis is None:
-        return out.reshape(())
-    return jnp.squeeze(out, axis=axis)
+    ratio = jnp.exp(jnp.minimum(a - centre, cap))  # e^{a_j - out}
+    return out, jnp.sum(ratio * (w * da + dw), axis=axes)
 
 
 @jax.custom_jvp
