@@ -36,6 +36,14 @@ def _plan_pair(p: GMM, q: GMM, solver: Solver) -> OTResult:
     return solver.transport(p.weights, q.weights, bures_cost(p, q))
 
 
+def _solve(p: GMM, q: GMM, solver: Solver) -> OTResult:
+    """The checked pair's OT problems over the broadcast batch axes; eager failures raise."""
+    check_gmm_pair(p, q)
+    res = map_pairs(lambda a, b: _plan_pair(a, b, solver), p, q)
+    solver.raise_if_failed(res)
+    return res
+
+
 def mw2_plan(
     p: GMM,
     q: GMM,
@@ -75,10 +83,7 @@ def mw2_plan(
         >>> mw2_plan(p, q).tolist()
         [[0.0, 0.5], [0.5, 0.0]]
     """
-    check_gmm_pair(p, q)
-    ot_solver = get_solver(solver, epsilon, max_iter)
-    res = map_pairs(lambda a, b: _plan_pair(a, b, ot_solver), p, q)
-    ot_solver.raise_if_failed(res)
+    res = _solve(p, q, get_solver(solver, epsilon, max_iter))
     return (res.plan, res) if return_info else res.plan
 
 
@@ -109,8 +114,9 @@ def mw2_distance(p: GMM, q: GMM, solver="exact", epsilon=None, *, max_iter=None)
         >>> round(float(mw2_distance(p, q)), 6)
         2.0
     """
-    _, info = mw2_plan(p, q, solver, epsilon, max_iter=max_iter, return_info=True)
-    return get_solver(solver, epsilon, max_iter).trusted(info, safe_sqrt(info.cost))
+    ot_solver = get_solver(solver, epsilon, max_iter)
+    info = _solve(p, q, ot_solver)
+    return ot_solver.trusted(info, safe_sqrt(info.cost))
 
 
 def _geodesic_pair(p: GMM, q: GMM, t: jax.Array, solver: Solver) -> GMM:

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gmmjax._src.core.arguments import require_type
 from gmmjax._src.core.checks import check_positive, is_concrete
 from gmmjax._src.core.mixture import GMM
 
@@ -34,8 +35,7 @@ __all__ = [
 
 
 def _check_univariate(gmm: Any) -> None:
-    if not isinstance(gmm, GMM):
-        raise TypeError(f"gmm must be a GMM; got {type(gmm).__name__}")
+    require_type("gmm", gmm, GMM)
     if gmm.dim != 1 or gmm.batch_shape:
         raise ValueError(
             f"gmm must be a single 1-D mixture; got dim={gmm.dim}, batch_shape={gmm.batch_shape}"

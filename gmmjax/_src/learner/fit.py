@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gmmjax._src.core.arguments import require_type
 from gmmjax._src.core.checks import is_concrete
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.learner.grid import as_points, basis_spacing
@@ -73,8 +74,7 @@ class FitResult:
 
 # --------------------------------------------------------------------------- inputs
 def _check_basis(basis: Any, pts: jax.Array, loss: str) -> None:
-    if not isinstance(basis, GMM):
-        raise TypeError(f"basis must be a GMM; got {type(basis).__name__}")
+    require_type("basis", basis, GMM)
     if basis.batch_shape:
         raise ValueError(f"basis must be a single GMM; got batch_shape {basis.batch_shape}")
     if basis.dim != pts.shape[1]:

@@ -44,11 +44,11 @@ class Solver:
     epsilon: Any = None
     max_iter: int | None = None
 
-    def _options(self, **more: Any) -> dict[str, Any]:
+    def _options(self) -> dict[str, Any]:
         options = {} if self.max_iter is None else {"max_iter": self.max_iter}
         if not self.exact:
             options["epsilon"] = self.epsilon
-        return {**options, **more}
+        return options
 
     def transport(self, a: jax.Array, b: jax.Array, cost: jax.Array) -> OTResult:
         """Solve :math:`\\min_{\\pi\\in\\Pi(a,b)}\\langle C,\\pi\\rangle` (zero weights allowed)."""
