@@ -49,6 +49,7 @@ from gmmjax._src.learner.fit import FitResult, fit_weights
 from gmmjax._src.learner.grid import grid_basis
 from gmmjax._src.learner.options import FitOptions
 from gmmjax._src.learner.paper import paper_algorithm1, paper_algorithm2
+from gmmjax._src.ot.exact import exact_ot
 from gmmjax._src.ot.result import OTResult
 
 __version__ = "0.1.0"
@@ -67,6 +68,7 @@ __all__ = [
     "density_information_loss",
     "dil_from_cdfs",
     "empirical_density_information_loss",
+    "exact_ot",
     "fit_weights",
     "gaussian_barycenter",
     "gaussian_entropy",

@@ -1,6 +1,6 @@
 """Optional dependencies of the command line, checked before any work is done.
 
-The core library needs only JAX, optax, OTT, POT, NumPy and SciPy. Figures need matplotlib
+The core library needs only JAX, optax, OTT, NumPy and SciPy. Figures need matplotlib
 (``pip install 'gmmjax[demo]'``) and reading a scikit-learn model saved with joblib needs
 scikit-learn and joblib (``pip install 'gmmjax[sklearn]'``). :func:`require` imports such a
 module or raises :class:`MissingDependencyError`, whose message is one line naming the extra.

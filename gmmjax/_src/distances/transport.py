@@ -62,10 +62,14 @@ def mw2_plan(
     Args:
         p, q: mixtures of one dimension; batch axes broadcast. Zero-weight (padding)
             components get zero rows/columns and change nothing else.
-        solver: ``"exact"`` (network simplex, exact LP) or ``"sinkhorn"`` (OTT, entropic).
+        solver: ``"exact"`` (exact LP by successive shortest paths on the device; on a CPU
+            backend POT's network simplex above 100 component pairs, see
+            :func:`gmmjax.exact_ot`), ``"exact_host"`` (POT's network simplex, always) or
+            ``"sinkhorn"`` (OTT, entropic).
         epsilon: Sinkhorn regularisation (``None``: OTT's default); must be ``None`` for
-            ``"exact"``.
-        max_iter: solver iteration cap (default 100000 exact, 2000 Sinkhorn).
+            the exact solvers.
+        max_iter: solver iteration cap (default: ``20 (K_p + K_q) + 100`` phases exact, 2000
+            Sinkhorn).
         return_info: also return the solver's :class:`~gmmjax.OTResult` (``cost``,
             ``converged``, ``n_iters``, potentials).
 

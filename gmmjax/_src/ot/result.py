@@ -20,8 +20,8 @@ class OTResult(NamedTuple):
             equality on the support, gauge ``mean(f) = 0``; ``sinkhorn_ot``: OTT's entropic
             potentials).
         converged: the solver reached optimality (exact) or its threshold (Sinkhorn).
-        n_iters: Sinkhorn iterations; ``-1`` for the network simplex, which does not report
-            its pivot count.
+        n_iters: Sinkhorn iterations or shortest-path phases; ``-1`` for POT's network
+            simplex, which does not report its pivot count.
     """
 
     cost: jax.Array

@@ -9,6 +9,7 @@ support (eq. 19) — and says how it reports failure. The distances look a solve
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,7 @@ class Solver:
 
 _SOLVERS = (
     Solver("exact", True, exact_ot, exact_fixed_barycenter),
+    Solver("exact_host", True, functools.partial(exact_ot, method="host"), exact_fixed_barycenter),
     Solver("sinkhorn", False, sinkhorn_ot, sinkhorn_fixed_barycenter),
 )
 
