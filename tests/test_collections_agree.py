@@ -26,6 +26,7 @@ SINGLE = {
     "l2_squared": (gj.l2_distance_squared, {}),
     "cs": (gj.cauchy_schwarz_divergence, {}),
     "mw2_exact": (gj.mw2_distance, {}),
+    "mw2_exact_host": (lambda p, q: gj.mw2_distance(p, q, "exact_host"), {}),
     "mw2_sinkhorn": (lambda p, q: gj.mw2_distance(p, q, "sinkhorn", 0.5), {"epsilon": 0.5}),
     "kl_mc": (
         lambda p, q: gj.kl_divergence(p, q, "mc", KEY, n_samples=8),

@@ -319,8 +319,8 @@ def pairwise_distances(
     - ``"kl"`` (= ``"kl_variational"``), ``"kl_lower_bound"``, ``"kl_upper_bound"``,
       ``"kl_ot_bound"``, ``"kl_mc"`` (needs ``key=``): :func:`~gmmjax.kl_divergence` with
       that method.
-    - ``"mw2"`` (= ``"mw2_exact"``), ``"mw2_sinkhorn"``: ``mw2_distance`` (Chen et al. 2019, eq. 10)
-      with the exact LP or Sinkhorn solver; ``metric_kwargs`` go to it (e.g. ``epsilon``).
+    - ``"mw2"`` (= ``"mw2_exact"``), ``"mw2_exact_host"``, ``"mw2_sinkhorn"``: ``mw2_distance``
+      (Chen et al. 2019, eq. 10) with that solver; ``metric_kwargs`` go to it (e.g. ``epsilon``).
     - a callable ``metric(p, q, **metric_kwargs)`` of two single mixtures returning a scalar.
 
     Zero-weight components (the padding added by :func:`~gmmjax.stack`) do not change any

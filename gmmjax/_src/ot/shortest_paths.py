@@ -97,30 +97,37 @@ def _shortest_paths(reduced: jax.Array, support: jax.Array, sources: jax.Array) 
 
 
 def _augment(plan, supply, demand, paths: _Paths, sources, sink):
-    """Push the largest mass the path ``source -> ... -> sink`` allows; returns the new state."""
+    """Push the largest mass the path ``source -> ... -> sink`` allows; returns the new state.
+
+    The walk back from the sink records the path's edges in index arrays (a path has at most
+    ``min(n, m)`` forward edges) and the flow changes in one scatter at the end.
+    """
     n, m = plan.shape
+    length = min(n, m)
 
     def walk(state):
-        col, _, forward, backward, amount, _, steps = state
+        col, amount, _, step, rows, cols, backs = state
         row = paths.parent_c[col]
-        forward = forward.at[row, col].set(True)
         at_source = sources[row]
         nxt = paths.parent_r[row]
-        backward = backward.at[row, nxt].set(backward[row, nxt] | ~at_source)
         limit = jnp.where(at_source, supply[row], plan[row, nxt])
-        return nxt, row, forward, backward, jnp.minimum(amount, limit), at_source, steps + 1
+        rows, cols = rows.at[step].set(row), cols.at[step].set(col)
+        backs = backs.at[step].set(jnp.where(at_source, -1, nxt))
+        return nxt, jnp.minimum(amount, limit), at_source, step + 1, rows, cols, backs
 
-    def on_path(state) -> jax.Array:  # a path has at most min(n, m) forward edges
-        return ~state[5] & (state[6] < min(n, m))
+    def on_path(state) -> jax.Array:
+        return ~state[2] & (state[3] < length)
 
-    empty = jnp.zeros((n, m), bool)
-    state = (sink, jnp.int32(0), empty, empty, demand[sink], jnp.asarray(False), jnp.int32(0))
-    _, source, forward, backward, amount, _, _ = lax.while_loop(on_path, walk, state)
-    plan = plan + amount * forward - amount * backward
-    plan = jnp.where(backward & (plan < 0), 0.0, plan)
-    supply = supply.at[source].add(-amount)
+    index = jnp.zeros((length,), jnp.int32)
+    state = (sink, demand[sink], jnp.asarray(False), jnp.int32(0), index, index, index - 1)
+    _, amount, _, steps, rows, cols, backs = lax.while_loop(on_path, walk, state)
+    used = jnp.arange(length) < steps
+    has_back = used & (backs >= 0)
+    plan = plan.at[rows, cols].add(jnp.where(used, amount, 0.0))
+    plan = plan.at[rows, jnp.where(has_back, backs, 0)].add(jnp.where(has_back, -amount, 0.0))
+    supply = supply.at[rows[steps - 1]].add(-amount)
     demand = demand.at[sink].add(-amount)
-    return plan, supply, demand
+    return jnp.maximum(plan, 0.0), supply, demand
 
 
 class _State(NamedTuple):
