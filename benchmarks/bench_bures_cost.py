@@ -14,6 +14,12 @@ the max absolute error on those rows divided by the largest entry of the matrix.
 (``nan``) where ``K^2 d^4 > --pot-budget``: its ``einsum("ikl,jlm,imn->ijkn")`` runs as a
 naive loop, about 40 s already at K = 64, d = 32 here.
 
+``gmmjax`` is the default route of ``bures_cost_matrix``: on CPU for ``3 <= d <= 32`` the
+nuclear norms of all pairs come from the Newton–Schulz polar iteration (matrix products only,
+``gmmjax._src.math.polar``), for larger ``d`` from one LAPACK SVD per pair (faster there on
+CPU; ``gmmjax._src.kernels.bures.NS_MAX_D_CPU``). The ``gmmjax SVD`` column always times the
+SVD route (``--no-svd`` skips it), with the same square roots.
+
 Usage: JAX_ENABLE_X64=1 python benchmarks/bench_bures_cost.py [--quick]
 """
 
@@ -55,8 +61,8 @@ def scipy_reference(ms, cs, mt, ct, rows: int):
     return out
 
 
-HEADERS = ["K", "d", "gmmjax s", "OTT s", "POT s", "OTT / gmmjax", "POT / gmmjax",
-           "err gmmjax", "err OTT", "err POT"]  # fmt: skip
+HEADERS = ["K", "d", "gmmjax s", "gmmjax SVD s", "OTT s", "POT s", "OTT / gmmjax",
+           "POT / gmmjax", "err gmmjax", "err SVD", "err OTT", "err POT"]  # fmt: skip
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,6 +75,7 @@ def parse_args() -> argparse.Namespace:
         "--pot-budget", type=float, default=5e9, help="skip POT when K^2 d^4 exceeds this"
     )
     parser.add_argument("--ds", default="2,8,32,64")
+    parser.add_argument("--no-svd", action="store_true", help="skip the SVD-route column")
     return parser.parse_args()
 
 
@@ -93,6 +100,7 @@ def measure(rng, k: int, d: int, args: argparse.Namespace) -> tuple:
     import ot
 
     from gmmjax import GMM, bures_cost_matrix
+    from gmmjax._src.kernels import bures
 
     ms, cs = random_components(rng, k, d)
     mt, ct = random_components(rng, k, d)
@@ -101,6 +109,11 @@ def measure(rng, k: int, d: int, args: argparse.Namespace) -> tuple:
     repeat = args.repeat if k * k * d**3 < 2e9 else 1
     ours = jax.jit(bures_cost_matrix)
     t_ours, c_ours = best_time(lambda: ours(p, q), repeat=repeat)
+    if args.no_svd:
+        t_svd, c_svd = float("nan"), np.full((k, k), np.nan)
+    else:
+        svd_route = jax.jit(lambda a, b: bures._bures_cost(a, b, "svd"))
+        t_svd, c_svd = best_time(lambda: svd_route(p, q), repeat=repeat)
     x = jnp.concatenate([jnp.asarray(ms), jnp.asarray(cs).reshape(k, -1)], axis=1)
     y = jnp.concatenate([jnp.asarray(mt), jnp.asarray(ct).reshape(k, -1)], axis=1)
     ott_fn = ott_cost(d)
@@ -118,8 +131,8 @@ def measure(rng, k: int, d: int, args: argparse.Namespace) -> tuple:
     def err(c):
         return float(np.max(np.abs(np.asarray(c)[:r] - ref)) / scale)
 
-    return (k, d, t_ours, t_ott, t_pot, t_ott / t_ours, t_pot / t_ours,
-            err(c_ours), err(c_ott), err(c_pot))  # fmt: skip
+    return (k, d, t_ours, t_svd, t_ott, t_pot, t_ott / t_ours, t_pot / t_ours,
+            err(c_ours), err(c_svd), err(c_ott), err(c_pot))  # fmt: skip
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg as sla
-from conftest import X64, needs_x64, random_gmm_arrays, random_spd, tol
+from conftest import DTYPE, X64, needs_x64, random_gmm_arrays, random_spd, tol
 from jax.test_util import check_grads
 
 import gmmjax as gj
@@ -364,3 +364,122 @@ def test_jit_and_vmap_over_batches(rng):
         gj.gaussian_barycenter(gj.Gaussian(ps.means[1], ps.covs[1]), [0.5, 0.5]).cov,
         rtol=tol(1e-10, 1e-4),
     )
+
+
+# Newton–Schulz nuclear norms (the cost-matrix route for d >= 3) against the SVD route.
+
+
+def _mixed_covariances(rng, d: int) -> np.ndarray:
+    """Generic, condition 1e8, rank-deficient, scaled-identity and repeated covariances."""
+    x = rng.standard_normal((d, d // 2))
+    covs = [random_spd(rng, d, 10.0), random_spd(rng, d, 1e8) / 1e8, x @ x.T, 2.0 * np.eye(d)]
+    return np.stack([*covs, covs[0]])
+
+
+def _reference_cross(cp: np.ndarray, cq: np.ndarray) -> np.ndarray:
+    """``||F_i F_j||_*`` with scipy roots (eigh roots for singular covariances) and numpy SVDs."""
+
+    def root(c):
+        if np.linalg.matrix_rank(c) == len(c):
+            return _sqrtm(c)
+        w, v = np.linalg.eigh(c)  # singular: eigenvalues at round-off level are exact zeros
+        return (v * np.sqrt(np.where(w > len(c) * 1e-15 * w[-1], w, 0.0))) @ v.T
+
+    fp, fq = [root(c) for c in cp], [root(c) for c in cq]
+    return np.array([[np.linalg.svd(a @ b, compute_uv=False).sum() for b in fq] for a in fp])
+
+
+@pytest.fixture(scope="module")
+def cost_routes():
+    """Jitted cost matrices by both routes and their gradients, compiled once per shape."""
+    from gmmjax._src.kernels import bures
+
+    def cost(method):
+        return jax.jit(lambda p, q: bures._bures_cost(p, q, method))
+
+    def grad(method):
+        def loss(cp, cq, mp, mq):
+            p = gj.GMM._unchecked(jnp.full(len(mp), 1.0 / len(mp)), mp, cp)
+            q = gj.GMM._unchecked(jnp.full(len(mq), 1.0 / len(mq)), mq, cq)
+            c = bures._bures_cost(p, q, method)
+            return jnp.sum(c * jnp.arange(c.size, dtype=c.dtype).reshape(c.shape) / c.size)
+
+        return jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3)))
+
+    return {m: (cost(m), grad(m)) for m in ("ns", "svd")}
+
+
+@pytest.mark.parametrize("d", [3, 8])
+def test_newton_schulz_cost_matches_svd_and_scipy(rng, cost_routes, d):
+    cp, cq = _mixed_covariances(rng, d), _mixed_covariances(rng, d)[::-1]
+    mp, mq = rng.standard_normal((5, d)), rng.standard_normal((5, d))
+    w = np.full(5, 0.2)
+    p, q = gj.GMM(w, mp, cp), gj.GMM(w, mq, cq)
+    ns, svd = (np.asarray(cost_routes[m][0](p, q), float) for m in ("ns", "svd"))
+    want = (
+        np.sum((mp[:, None] - mq[None]) ** 2, axis=-1)
+        + np.trace(cp, axis1=1, axis2=2)[:, None]
+        + np.trace(cq, axis1=1, axis2=2)[None]
+        - 2.0 * _reference_cross(cp, cq)
+    )
+    scale = np.max(np.abs(want))
+    assert np.max(np.abs(ns - svd)) <= tol(1e-12, 2e-6) * scale
+    assert np.max(np.abs(ns - want)) <= tol(1e-12, 1e-4) * scale
+
+
+def test_newton_schulz_reports_convergence_and_stops_early(rng, monkeypatch):
+    from gmmjax._src.math import polar
+
+    d = 4
+    q = np.stack([np.linalg.qr(rng.standard_normal((d, d)))[0] for _ in range(2)])
+    well = q[0] @ np.diag([1.0, 0.8, 0.6, 0.5]) @ q[1]
+    ill = q[0] @ np.diag([1.0, 1e-2, 1e-4, 1e-6]) @ q[1]
+
+    def run(a, lower):
+        x, info = polar.polar_ns(jnp.asarray(a[None]), jnp.ones(1), jnp.full(1, lower))
+        return np.asarray(x[0], float), int(info.n_iter), bool(info.converged)
+
+    x_well, n_well, ok_well = run(well, 0.5)
+    x_ill, n_ill, ok_ill = run(ill, 1e-6)
+    assert ok_well and ok_ill
+    assert 0 < n_well < n_ill < polar.MAX_ITER
+    polar_ref = q[0] @ q[1]
+    np.testing.assert_allclose(x_well, polar_ref, atol=tol(1e-13, 1e-5))
+    np.testing.assert_allclose(x_ill, polar_ref, atol=tol(1e-9, 5e-2))
+    monkeypatch.setattr(polar, "MAX_ITER", 2)
+    _, n_cut, ok_cut = run(ill, 1e-6)
+    assert n_cut == 2 and not ok_cut
+
+
+def test_newton_schulz_gradient_matches_svd_route(rng, cost_routes):
+    d = 3
+    x = rng.standard_normal((d, 2))
+    s = random_spd(rng, d, 10.0)
+    cp = np.stack([s, 2.0 * np.eye(d), random_spd(rng, d, 1e3), random_spd(rng, d, 1e8)])
+    cq = np.stack([s, 2.0 * np.eye(d), random_spd(rng, d, 30.0), x @ x.T])
+    mp, mq = rng.standard_normal((4, d)), rng.standard_normal((4, d))
+    args = tuple(jnp.asarray(v, DTYPE) for v in (cp, cq, mp, mq))
+    for pair in (args, (args[0], args[0], args[2], args[2])):  # and P = Q
+        g_ns, g_svd = (cost_routes[m][1](*pair) for m in ("ns", "svd"))
+        # A singular component (the last of cq; condition 1e8 is singular in float32) has many
+        # subgradients on its null space: both routes give one, compare the other components.
+        keep = slice(None) if X64 and pair is not args else slice(0, 3)
+        for a, b in zip(g_ns, g_svd, strict=True):
+            assert np.all(np.isfinite(a))
+            a, b = np.asarray(a, float), np.asarray(b, float)
+            if a.ndim == 3:
+                a, b = a[keep], b[keep]
+            np.testing.assert_allclose(a, b, atol=tol(1e-8, 2e-3) * np.max(np.abs(b)))
+
+
+def test_newton_schulz_unrolled_layout_matches_svd(rng):
+    """Enough pairs for the unrolled (pair axis last) products, under vmap: polar factors."""
+    from gmmjax._src.math.polar import polar_ns
+
+    a = rng.standard_normal((2, 520, 3, 3))  # vmap joins the axes: 1,040 pairs in one call
+    s = np.linalg.svd(a, compute_uv=False)
+    upper, lower = s[..., 0] * 1.5, s[..., -1] / (s[..., 0] * 1.5)
+    x, info = jax.vmap(polar_ns)(jnp.asarray(a, DTYPE), jnp.asarray(upper), jnp.asarray(lower))
+    u, _, vt = np.linalg.svd(a)
+    np.testing.assert_allclose(x, u @ vt, atol=tol(1e-11, 1e-4))
+    assert bool(np.all(info.converged))

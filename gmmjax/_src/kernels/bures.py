@@ -1,17 +1,23 @@
 """Wasserstein-2 geometry of Gaussians (Chen, Georgiou & Tannenbaum 2019, §II.A): the kernels.
 
 Every quantity is computed from one symmetric square root per covariance,
-:math:`F = \\Sigma^{1/2}`, and one small SVD per pair. The Bures trace term is a nuclear norm,
+:math:`F = \\Sigma^{1/2}`, and one nuclear norm or polar factor per pair. The Bures trace
+term is a nuclear norm,
 
 .. math::
     \\operatorname{tr}\\big((\\Sigma_0^{1/2}\\Sigma_1\\Sigma_0^{1/2})^{1/2}\\big)
     = \\|F_0 F_1\\|_*,
 
-because :math:`(F_0F_1)(F_0F_1)^T = F_0\\Sigma_1F_0`. No iteration is stopped early: the result is
-exact to round-off, also for ill-conditioned and singular covariances. Singular covariances
-need no special case: with PSD square roots the formula above is the :math:`W_2` distance
-between degenerate Gaussians too (Gelbrich's bound is attained). Chen et al.'s eq. 8 writes the
-singular case as :math:`\\operatorname{tr}(\\Sigma_0^{1/2}((\\Sigma_0^{1/2})^\\dagger\\Sigma_1
+because :math:`(F_0F_1)(F_0F_1)^T = F_0\\Sigma_1F_0`. In the cost matrix (:func:`bures_cost`)
+the nuclear norms of all pairs come from a scaled Newton–Schulz polar iteration vectorised
+over the pairs (matrix products only, :mod:`gmmjax._src.math.polar`; on CPU for
+``d <= 32``), run until round-off with bounds on the singular values read off the eigenvalues
+of the square roots; elsewhere, and as the reference route, from one SVD per pair. Either way
+the result is exact to round-off, also for ill-conditioned and singular covariances.
+Singular covariances need no special case: with PSD square roots the formula above is the
+:math:`W_2` distance between degenerate Gaussians too (Gelbrich's bound is attained). Chen et al.'s
+eq. 8 writes the singular case as
+:math:`\\operatorname{tr}(\\Sigma_0^{1/2}((\\Sigma_0^{1/2})^\\dagger\\Sigma_1
 (\\Sigma_0^{1/2})^\\dagger)^{1/2}\\Sigma_0^{1/2})`; as printed that expression differs from the
 nonsingular formula when :math:`\\Sigma_0` and :math:`\\Sigma_1` do not commute, so the standard
 form is used. The two agree for commuting covariances and in eq. 8's special case
@@ -35,10 +41,25 @@ import jax.numpy as jnp
 
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.math.linalg import pinv
-from gmmjax._src.math.matfuncs import nuclear_norm, polar_factor, sqrtm_psd
+from gmmjax._src.math.matfuncs import (
+    nuclear_norm,
+    polar_factor,
+    sqrtm_psd,
+    sqrtm_psd_and_roots,
+)
 from gmmjax._src.math.numerics import matrix_transpose, safe_sqrt, symmetrize
+from gmmjax._src.math.polar import nuclear_norm_ns
 
 __all__ = ["bures_cost", "covariance_root", "interpolate", "transport_map"]
+
+NUCLEAR_NORM_METHOD = "auto"
+"""How :func:`bures_cost` takes the nuclear norms of full-covariance pairs in ``d >= 3``:
+``"ns"`` (Newton–Schulz, matrix products only), ``"svd"`` (one LAPACK SVD per pair) or
+``"auto"``: Newton–Schulz except on the CPU backend for ``d >`` :data:`NS_MAX_D_CPU`."""
+
+NS_MAX_D_CPU = 32
+"""Largest ``d`` for which ``"auto"`` uses Newton–Schulz on CPU: at ``d = 64`` the SVD route
+was 1.7 times faster there (about 15 batched products per pair against one SVD)."""
 
 
 def covariance_root(cov: jax.Array, diagonal: bool) -> jax.Array:
@@ -52,6 +73,56 @@ def _trace(cov: jax.Array, diagonal: bool) -> jax.Array:
     return jnp.sum(cov, axis=-1) if diagonal else jnp.trace(cov, axis1=-2, axis2=-1)
 
 
+def _root_and_range(cov: jax.Array, diagonal: bool) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(F, r_min, r_max)``: :func:`covariance_root` and its extreme eigenvalues (one ``eigh``)."""
+    if diagonal:
+        r = safe_sqrt(cov)
+        return covariance_root(cov, True), jnp.min(r, axis=-1), jnp.max(r, axis=-1)
+    f, r = sqrtm_psd_and_roots(cov)
+    return f, r[..., 0], r[..., -1]
+
+
+def _cross_ns(p: GMM, q: GMM) -> jax.Array:
+    """:math:`\\|F_iF_j\\|_*` for all pairs by Newton–Schulz, with singular-value bounds.
+
+    :math:`\\sigma_{\\max}(F_iF_j) \\le r^{\\max}_ir^{\\max}_j` and
+    :math:`\\sigma_{\\min}(F_iF_j) \\ge r^{\\min}_ir^{\\min}_j` with :math:`r` the eigenvalues of
+    the roots (:math:`\\sqrt{\\lambda(\\Sigma)}`); the iteration starts from
+    :math:`F_iF_j/u_{ij}`.
+    """
+    fp, lo_p, hi_p = _root_and_range(p.covs, p.is_diagonal)
+    fq, lo_q, hi_q = _root_and_range(q.covs, q.is_diagonal)
+    kp, kq, d = fp.shape[0], fq.shape[0], fp.shape[-1]
+    a = (fp[:, None] @ fq[None, :]).reshape(kp * kq, d, d)
+    upper = (hi_p[:, None] * hi_q[None, :]).reshape(-1)
+    ok = upper > 0
+    lower = jnp.where(ok, (lo_p[:, None] * lo_q[None, :]).reshape(-1) / jnp.where(ok, upper, 1), 0)
+    return nuclear_norm_ns(a, upper, lower).reshape(kp, kq)
+
+
+def _bures_cost(p: GMM, q: GMM, method: str) -> jax.Array:
+    """:func:`bures_cost` with the nuclear norms by ``method`` (see :data:`NUCLEAR_NORM_METHOD`)."""
+    diff = p.means[:, None, :] - q.means[None, :, :]
+    mean_part = jnp.sum(diff**2, axis=-1)
+    if p.is_diagonal and q.is_diagonal:
+        sp, sq = safe_sqrt(p.covs), safe_sqrt(q.covs)
+        return mean_part + jnp.sum((sp[:, None, :] - sq[None, :, :]) ** 2, axis=-1)
+    d = p.means.shape[-1]
+    if method == "auto":
+        cpu = jax.default_backend() == "cpu"
+        method = "svd" if cpu and d > NS_MAX_D_CPU else "ns"
+    if method == "ns" and d > 2:
+        cross = _cross_ns(p, q)
+    elif method in ("ns", "svd"):
+        fp = covariance_root(p.covs, p.is_diagonal)  # (Kp, d, d)
+        fq = covariance_root(q.covs, q.is_diagonal)  # (Kq, d, d)
+        cross = nuclear_norm(fp[:, None] @ fq[None, :])
+    else:
+        raise ValueError(f"method must be 'auto', 'ns' or 'svd', got {method!r}")
+    tp, tq = _trace(p.covs, p.is_diagonal), _trace(q.covs, q.is_diagonal)
+    return jnp.maximum(mean_part + tp[:, None] + tq[None, :] - 2.0 * cross, 0.0)
+
+
 def bures_cost(p: GMM, q: GMM) -> jax.Array:
     """``(K_p, K_q)`` matrix of :math:`W_2^2` between the components of two single mixtures.
 
@@ -59,19 +130,13 @@ def bures_cost(p: GMM, q: GMM) -> jax.Array:
         C_{ij} = \\|m_i - m_j\\|^2 + \\operatorname{tr}\\Sigma_i + \\operatorname{tr}\\Sigma_j
         - 2\\,\\|\\Sigma_i^{1/2}\\Sigma_j^{1/2}\\|_*
 
-    One square root per component, one nuclear norm per pair; diagonal pairs
-    :math:`\\sum_l(\\sigma_{il}-\\sigma_{jl})^2` with no matrices. Clamped at 0.
+    (Chen, Georgiou & Tannenbaum 2019, closed form of §II.A.) One square root per component,
+    one nuclear norm per pair (Newton–Schulz for ``d >= 3``, on CPU only up to
+    :data:`NS_MAX_D_CPU` and one SVD per pair above, see :data:`NUCLEAR_NORM_METHOD`; closed
+    forms for ``d <= 2``); diagonal pairs :math:`\\sum_l(\\sigma_{il}-\\sigma_{jl})^2`
+    with no matrices. Clamped at 0.
     """
-    diff = p.means[:, None, :] - q.means[None, :, :]
-    mean_part = jnp.sum(diff**2, axis=-1)
-    if p.is_diagonal and q.is_diagonal:
-        sp, sq = safe_sqrt(p.covs), safe_sqrt(q.covs)
-        return mean_part + jnp.sum((sp[:, None, :] - sq[None, :, :]) ** 2, axis=-1)
-    fp = covariance_root(p.covs, p.is_diagonal)  # (Kp, d, d)
-    fq = covariance_root(q.covs, q.is_diagonal)  # (Kq, d, d)
-    cross = nuclear_norm(fp[:, None] @ fq[None, :])
-    tp, tq = _trace(p.covs, p.is_diagonal), _trace(q.covs, q.is_diagonal)
-    return jnp.maximum(mean_part + tp[:, None] + tq[None, :] - 2.0 * cross, 0.0)
+    return _bures_cost(p, q, NUCLEAR_NORM_METHOD)
 
 
 def _coupling_factors(c0, diag0: bool, c1, diag1: bool) -> tuple[jax.Array, jax.Array]:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from gmmjax._src.math.linalg import eigh, singular_values, svd
 from gmmjax._src.math.numerics import matrix_transpose, symmetrize
 
-__all__ = ["nuclear_norm", "polar_factor", "sqrtm_psd"]
+__all__ = ["nuclear_norm", "polar_factor", "sqrtm_psd", "sqrtm_psd_and_roots"]
 
 _mT = matrix_transpose
 
@@ -58,19 +58,50 @@ def sqrtm_psd(s: jax.Array) -> jax.Array:
         >>> sqrtm_psd(jnp.array([[4.0, 0.0], [0.0, 9.0]])).tolist()
         [[2.0, 0.0], [0.0, 3.0]]
     """
+    return _root_and_eigen(s)[0]
+
+
+def _root_and_eigen(s: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(F, r, V)``: the PSD root, root eigenvalues (ascending) and eigenvectors of ``s``."""
     w, v = eigh(s)
     r = _root_eigenvalues(w)
-    return symmetrize((v * r[..., None, :]) @ _mT(v))
+    return symmetrize((v * r[..., None, :]) @ _mT(v)), r, v
+
+
+def _root_tangent(ds: jax.Array, r: jax.Array, v: jax.Array) -> jax.Array:
+    """:math:`dF` solving :math:`F\\,dF + dF\\,F = d\\Sigma` in the eigenbasis ``v``."""
+    return v @ _gap_quotient(_mT(v) @ symmetrize(ds) @ v, r) @ _mT(v)
 
 
 @sqrtm_psd.defjvp
 def _sqrtm_psd_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
     (s,), (ds,) = primals, tangents
-    w, v = eigh(s)
-    r = _root_eigenvalues(w)
-    f = symmetrize((v * r[..., None, :]) @ _mT(v))
-    df = v @ _gap_quotient(_mT(v) @ symmetrize(ds) @ v, r) @ _mT(v)
-    return f, df
+    f, r, v = _root_and_eigen(s)
+    return f, _root_tangent(ds, r, v)
+
+
+@jax.custom_jvp
+def sqrtm_psd_and_roots(s: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:func:`sqrtm_psd` and the square roots of the eigenvalues (ascending), one ``eigh``.
+
+    The roots (eigenvalues of :math:`\\Sigma^{1/2}`, those below round-off set to 0) serve as
+    bounds on singular values and are not differentiated (zero tangent); the root has
+    :func:`sqrtm_psd`'s JVP.
+
+    Example:
+        >>> f, r = sqrtm_psd_and_roots(jnp.array([[9.0, 0.0], [0.0, 4.0]]))
+        >>> f.tolist(), r.tolist()
+        ([[3.0, 0.0], [0.0, 2.0]], [2.0, 3.0])
+    """
+    f, r, _ = _root_and_eigen(s)
+    return f, r
+
+
+@sqrtm_psd_and_roots.defjvp
+def _sqrtm_psd_and_roots_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> Any:
+    (s,), (ds,) = primals, tangents
+    f, r, v = _root_and_eigen(s)
+    return (f, r), (_root_tangent(ds, r, v), jnp.zeros_like(r))
 
 
 @jax.custom_jvp

@@ -1,0 +1,246 @@
+"""Nuclear norms of many small matrices by a scaled Newton–Schulz polar iteration.
+
+The Bures trace term of Gaussian optimal transport is a nuclear norm,
+:math:`\\operatorname{tr}(\\Sigma_0^{1/2}\\Sigma_1\\Sigma_0^{1/2})^{1/2} = \\|F_0F_1\\|_*` with
+:math:`F = \\Sigma^{1/2}` (Chen, Georgiou & Tannenbaum 2019, §II.A). For an
+``(K_p, K_q)`` cost matrix that is one nuclear norm per pair of components: an SVD per pair is
+one LAPACK call per small matrix (call overhead, batches bounded by
+:mod:`gmmjax._src.math.linalg`, host-bound on accelerators). Here the orthogonal polar factor
+:math:`W = UV^T` of :math:`A = USV^T` comes from matrix products only, vectorised over all
+pairs, and :math:`\\|A\\|_* = \\langle W, A\\rangle_F`.
+
+The iteration is the cubic Newton–Schulz map :math:`f(x) = (3x - x^3)/2` applied to the
+singular values, :math:`X_{k+1} = \\tfrac{\\alpha_k}{2}X_k(3I - \\alpha_k^2X_k^TX_k)`, started at
+:math:`X_0 = A/u` with :math:`u \\ge \\sigma_{\\max}(A)`, so every singular value lies in
+:math:`[\\ell_0, 1]` where :math:`\\ell_0` is a lower bound on :math:`\\sigma_{\\min}(A)/u`. The
+scaling :math:`\\alpha_k = \\sqrt{3/(1+\\ell_k+\\ell_k^2)}` equi-oscillates on the current interval,
+:math:`f(\\alpha_k\\ell_k) = f(\\alpha_k)` (Chen & Chow 2014, "A stable scaling of Newton–Schulz
+for improving the sign function computation of a Hermitian matrix"), and the interval moves to
+:math:`[\\ell_{k+1}, 1]` with :math:`\\ell_{k+1} = f(\\alpha_k\\ell_k)`: small singular values grow
+by :math:`\\tfrac32\\sqrt3\\approx 2.6` per step instead of 1.5, and the gap :math:`1-\\ell`
+then shrinks quadratically. :math:`\\ell` inside :math:`\\alpha` is capped below at
+``1e-3``: as :math:`\\alpha\\to\\sqrt3` the largest singular values are mapped to
+:math:`f(\\sqrt3)=0` by cancellation in :math:`3-\\alpha^2x^2`; with the cap they keep
+:math:`f(\\alpha) \\approx 2.6\\cdot10^{-3}` and the growth factor of tiny ones is unchanged.
+
+Stopping: after the step :math:`k\\to k+1`, when the tracked bound says every singular value
+inside it has converged, :math:`1-\\ell_{k+1} \\le 16\\,\\varepsilon`, and the step changed the
+estimate :math:`\\langle X, A/u\\rangle` of every pair by at most :math:`\\sqrt\\varepsilon`
+(this catches singular values that round-off or a wrong bound left below :math:`\\ell`; the
+change is weighted by :math:`A` so that singular values below the floor, which contribute at
+most :math:`\\varepsilon u`, do not keep the loop going: unweighted, a rank-deficient pair took
+about 75 steps instead of 43 in float64). A small step alone would not do: for
+:math:`\\alpha_k > 1` the scaled map has a fixed point below 1. Singular values below the floor
+:math:`\\ell_0 \\ge \\varepsilon` (singular :math:`A`) need not converge: each contributes an
+error of at most :math:`\\sigma_i \\le \\varepsilon u` to :math:`\\langle X, A\\rangle`, so the
+nuclear norm is exact to about :math:`d\\,\\varepsilon u`. For such :math:`A` the iterate is a
+partial isometry with singular values in :math:`[0, 1]` on the null space, a subgradient of the
+nuclear norm, which is the derivative used.
+
+Pairs are processed in blocks of about :math:`2^{18}/d^2` (:func:`jax.lax.map`), small enough
+to stay in the CPU caches; each block stops as soon as all its pairs have converged. Other
+backends use one block. For ``d <= 8`` and at least 1,024 pairs every entry of a product is
+written out as a sum of products of arrays over the pairs (pair axis last: the step is one
+vectorised elementwise loop, about twice the speed of batched ``matmul`` at ``d = 8`` on CPU);
+smaller problems and larger ``d`` use batched ``matmul``, which compiles much faster.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["PolarInfo", "nuclear_norm_ns", "polar_ns"]
+
+MAX_ITER = 100
+"""Most Newton–Schulz steps per block (a floor of ``eps`` needs about 40 in float64)."""
+
+_L_SAFE = 1e-3  # floor of l inside the scaling alpha (see the module docstring)
+_CACHE_ENTRIES = 2**18  # matrix entries per block on CPU
+_UNROLL_MAX_D = 8  # largest d with unrolled pair-last products (measured, float64, 2 cores)
+# Fewest pairs for the unrolled products: they run about 2x faster than batched matmul at
+# d = 8, but compile for seconds (d^3 scalar operations per product); a small cost matrix
+# takes the batched matmul, which compiles in a fraction of a second.
+_UNROLL_MIN_PAIRS = 1024
+
+
+class PolarInfo(NamedTuple):
+    """Diagnostics of :func:`polar_ns`: most steps taken by a block, whether all converged."""
+
+    n_iter: jax.Array
+    converged: jax.Array
+
+
+def _products(pair_last: bool) -> tuple[Any, Any]:
+    """``(X^T X, X Y)`` for stacks of matrices, in the chosen layout.
+
+    ``pair_last``: arrays are ``(d, d, B)`` and every entry of a product is written out as a
+    sum of ``d`` products of ``(B,)`` arrays (the Gram matrix's upper triangle only), so the
+    whole step is elementwise over the pairs and XLA vectorises it as one loop over them.
+    Otherwise ``(B, d, d)`` and batched ``matmul``.
+    """
+    if not pair_last:
+        return (lambda x: jnp.swapaxes(x, -1, -2) @ x), (lambda x, y: x @ y)
+
+    def gram(x: jax.Array) -> jax.Array:
+        d = x.shape[0]
+        upper = {
+            (i, j): sum(x[k, i] * x[k, j] for k in range(d)) for i in range(d) for j in range(i, d)
+        }
+        rows = [[upper[min(i, j), max(i, j)] for j in range(d)] for i in range(d)]
+        return jnp.stack([jnp.stack(r) for r in rows])
+
+    def mul(x: jax.Array, y: jax.Array) -> jax.Array:
+        d = x.shape[0]
+        rows = [[sum(x[i, k] * y[k, j] for k in range(d)) for j in range(d)] for i in range(d)]
+        return jnp.stack([jnp.stack(r) for r in rows])
+
+    return gram, mul
+
+
+def _block(a: jax.Array, upper: jax.Array, lower: jax.Array, pair_last: bool) -> tuple:
+    """Polar factors of one block ``(B, d, d)``; returns ``(X, steps, converged)``."""
+    dtype = a.dtype
+    eps = float(jnp.finfo(dtype).eps)
+    d = a.shape[-1]
+    gram, mul = _products(pair_last)
+    x0 = a / upper[:, None, None]
+    if pair_last:
+        x0 = jnp.moveaxis(x0, 0, -1)
+        three = 3.0 * jnp.eye(d, dtype=dtype)[:, :, None]
+        per_pair = lambda v: v  # noqa: E731
+        inner = lambda u, v: jnp.sum(u * v, axis=(0, 1))  # noqa: E731
+    else:
+        three = 3.0 * jnp.eye(d, dtype=dtype)
+        per_pair = lambda v: v[:, None, None]  # noqa: E731
+        inner = lambda u, v: jnp.sum(u * v, axis=(-2, -1))  # noqa: E731
+    l0 = jnp.clip(lower, eps, 1.0)
+
+    def cond(state: tuple) -> jax.Array:
+        _, _, _, k, done = state
+        return jnp.logical_and(~done, k < MAX_ITER)
+
+    def body(state: tuple) -> tuple:
+        x, ell, estimate, k, _ = state
+        le = jnp.maximum(ell, _L_SAFE)
+        alpha = jnp.sqrt(3.0 / (1.0 + le + le * le))
+        n_mat = three - per_pair(alpha * alpha) * gram(x)
+        x_new = per_pair(0.5 * alpha) * mul(x, n_mat)
+        ell_new = jnp.minimum(0.5 * alpha * ell * (3.0 - (alpha * ell) ** 2), 1.0)
+        new_estimate = inner(x_new, x0)  # the nuclear norm estimate <X, A/u>, per pair
+        step = jnp.max(jnp.abs(new_estimate - estimate))
+        done = (jnp.min(ell_new) >= 1.0 - 16.0 * eps) & (step <= np.sqrt(eps))
+        return x_new, ell_new, new_estimate, k + 1, done
+
+    init = (x0, l0, inner(x0, x0), jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+    x, _, _, k, done = jax.lax.while_loop(cond, body, init)
+    if pair_last:
+        x = jnp.moveaxis(x, -1, 0)
+    return x, k, done
+
+
+def _block_size(d: int, n: int) -> int:
+    if jax.default_backend() != "cpu":
+        return n
+    return max(1, min(n, _CACHE_ENTRIES // (d * d)))
+
+
+def _polar_blocks(a: jax.Array, upper: jax.Array, lower: jax.Array, block: int | None) -> tuple:
+    """``(X, steps, converged)`` for ``(P, d, d)`` matrices, in cache-sized blocks."""
+    n, d = a.shape[0], a.shape[-1]
+    ok = upper > 0
+    upper = jnp.where(ok, upper * (1.0 + 4.0 * d * jnp.finfo(a.dtype).eps), 1.0)
+    lower = jnp.where(ok, lower, 1.0)
+    if n == 0:
+        return jnp.zeros_like(a), jnp.zeros((), jnp.int32), jnp.ones((), bool)
+    size = block or _block_size(d, n)
+    pair_last = d <= _UNROLL_MAX_D and n >= _UNROLL_MIN_PAIRS
+    if size >= n:
+        return _block(a, upper, lower, pair_last)
+    nb = -(-n // size)
+    pad = nb * size - n
+    eye = jnp.broadcast_to(jnp.eye(d, dtype=a.dtype), (pad, d, d))
+    a_p = jnp.concatenate([a, eye]).reshape(nb, size, d, d)
+    u_p = jnp.concatenate([upper, jnp.ones(pad, a.dtype)]).reshape(nb, size)
+    l_p = jnp.concatenate([lower, jnp.ones(pad, a.dtype)]).reshape(nb, size)
+    x, k, done = jax.lax.map(lambda t: _block(*t, pair_last), (a_p, u_p, l_p))
+    return x.reshape(nb * size, d, d)[:n], jnp.max(k), jnp.all(done)
+
+
+@functools.partial(jax.custom_batching.custom_vmap)
+def _polar_batched(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple:
+    """:func:`_polar_blocks` over any leading axes, which ``vmap`` extends (no batched loops).
+
+    Under ``vmap`` the mapped axis joins the pair axis, so a batch of cost matrices is still
+    cut into cache-sized blocks instead of running one loop over every pair of every problem.
+    """
+    d = a.shape[-1]
+    x, k, done = _polar_blocks(a.reshape(-1, d, d), upper.reshape(-1), lower.reshape(-1), None)
+    return x.reshape(a.shape), k, done
+
+
+@_polar_batched.def_vmap
+def _polar_batched_rule(axis_size: int, in_batched: list, *args: jax.Array) -> tuple:
+    args = tuple(
+        x if batched else jnp.broadcast_to(x, (axis_size, *x.shape))
+        for x, batched in zip(args, in_batched, strict=True)
+    )
+    x, k, done = _polar_batched(*args)
+    k, done = jnp.broadcast_to(k, (axis_size,)), jnp.broadcast_to(done, (axis_size,))
+    return (x, k, done), (True, True, True)
+
+
+def polar_ns(
+    a: jax.Array, upper: jax.Array, lower: jax.Array, block: int | None = None
+) -> tuple[jax.Array, PolarInfo]:
+    """Orthogonal polar factors of ``(P, d, d)`` matrices by scaled Newton–Schulz (no LAPACK).
+
+    Args:
+        a: ``(P, d, d)`` matrices :math:`A`.
+        upper: ``(P,)`` upper bounds :math:`u \\ge \\sigma_{\\max}(A)` (0 only for :math:`A=0`).
+        lower: ``(P,)`` lower bounds on :math:`\\sigma_{\\min}(A)/u`, clipped to
+            :math:`[\\varepsilon, 1]`.
+        block: pairs per block (default: about :math:`2^{18}/d^2` on CPU, all elsewhere).
+
+    Returns:
+        ``(X, info)``: :math:`X \\approx UV^T` (a partial isometry where :math:`A` is singular)
+        and :class:`PolarInfo` with the most steps any block took and whether all converged
+        within :data:`MAX_ITER`. Not differentiable; see :func:`nuclear_norm_ns`.
+    """
+    a, upper, lower = (jax.lax.stop_gradient(v) for v in (a, upper, lower))
+    if block is None:
+        x, k, done = _polar_batched(a, upper, lower)
+    else:
+        x, k, done = _polar_blocks(a, upper, lower, block)
+    return x, PolarInfo(k, done)
+
+
+@jax.custom_jvp
+def nuclear_norm_ns(a: jax.Array, upper: jax.Array, lower: jax.Array) -> jax.Array:
+    """Nuclear norms :math:`\\|A\\|_* = \\langle W, A\\rangle_F` of ``(P, d, d)`` matrices.
+
+    :math:`W` is the polar factor from :func:`polar_ns` (same bounds ``upper`` / ``lower``);
+    the sum of the elementwise product equals :math:`\\sum_i\\sigma_i x_i` with
+    :math:`x_i \\to 1`, exact to about :math:`d\\,\\varepsilon\\,u`. JVP:
+    :math:`\\langle W, dA\\rangle` (the derivative of the nuclear norm, a subgradient where
+    :math:`A` is singular); ``upper`` and ``lower`` are not differentiated and the
+    iteration is never differentiated through.
+
+    Example:
+        >>> a = jnp.array([[[3.0, 0.0], [0.0, -4.0]]])
+        >>> round(float(nuclear_norm_ns(a, jnp.array([4.0]), jnp.array([0.75]))[0]), 6)
+        7.0
+    """
+    x, _ = polar_ns(a, upper, lower)
+    return jnp.sum(x * a, axis=(-2, -1))
+
+
+@nuclear_norm_ns.defjvp
+def _nuclear_norm_ns_jvp(primals: tuple, tangents: tuple) -> Any:
+    (a, upper, lower), (da, _, _) = primals, tangents
+    x, _ = polar_ns(a, upper, lower)
+    return jnp.sum(x * a, axis=(-2, -1)), jnp.sum(x * da, axis=(-2, -1))
