@@ -98,8 +98,9 @@ def test_singular_covariances(rng):
     s0, s1 = x @ x.T, y @ y.T  # ranks 2 and 3, not commuting
     m0, m1 = rng.standard_normal(4), rng.standard_normal(4)
     got = float(gj.w2_gaussian(gj.Gaussian(m0, s0), gj.Gaussian(m1, s1)) ** 2)
-    r = _psd_sqrt(s0)
-    direct = np.sum((m0 - m1) ** 2) + np.trace(s0 + s1 - 2 * _psd_sqrt(r @ s1 @ r))
+    # ||S0^1/2 S1^1/2||_* from singular values: no square root of a round-off eigenvalue
+    cross = np.linalg.svd(_psd_sqrt(s0) @ _psd_sqrt(s1), compute_uv=False).sum()
+    direct = np.sum((m0 - m1) ** 2) + np.trace(s0 + s1) - 2 * cross
     assert got == pytest.approx(direct, rel=1e-9)
     regular = _w2sq_scipy(m0, s0 + 1e-12 * np.eye(4), m1, s1 + 1e-12 * np.eye(4))
     assert got == pytest.approx(regular, rel=1e-6)
