@@ -110,7 +110,8 @@ for s, t in ((0.0, 0.3), (0.2, 0.9), (0.5, 1.0)):
 # ## Figs. 5–7 — a 2-D geodesic
 #
 # Standard OMT between the two densities is approximated by exact discrete OT between 1,500
-# samples of each (POT's `ot.emd`), with particles moving along straight lines.
+# samples of each (POT's `ot.emd`, from the `pot` extra: at this size the host network simplex
+# is the right tool), with particles moving along straight lines.
 
 # %%
 import ot
