@@ -477,7 +477,7 @@ def test_newton_schulz_unrolled_layout_matches_svd(rng):
     """Enough pairs for the unrolled (pair axis last) products, under vmap: polar factors."""
     from gmmjax._src.math.polar import polar_ns
 
-    a = rng.standard_normal((2, 520, 3, 3))  # vmap joins the axes: 1,040 pairs in one call
+    a = rng.standard_normal((2, 130, 3, 3))  # vmap joins the axes: 260 pairs in one call
     s = np.linalg.svd(a, compute_uv=False)
     upper, lower = s[..., 0] * 1.5, s[..., -1] / (s[..., 0] * 1.5)
     x, info = jax.vmap(polar_ns)(jnp.asarray(a, DTYPE), jnp.asarray(upper), jnp.asarray(lower))

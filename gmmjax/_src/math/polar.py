@@ -23,23 +23,24 @@ then shrinks quadratically. :math:`\\ell` inside :math:`\\alpha` is capped below
 :math:`f(\\sqrt3)=0` by cancellation in :math:`3-\\alpha^2x^2`; with the cap they keep
 :math:`f(\\alpha) \\approx 2.6\\cdot10^{-3}` and the growth factor of tiny ones is unchanged.
 
-Stopping: after the step :math:`k\\to k+1`, when the tracked bound says every singular value
-inside it has converged, :math:`1-\\ell_{k+1} \\le 16\\,\\varepsilon`, and the step changed the
-estimate :math:`\\langle X, A/u\\rangle` of every pair by at most :math:`\\sqrt\\varepsilon`
-(this catches singular values that round-off or a wrong bound left below :math:`\\ell`; the
-change is weighted by :math:`A` so that singular values below the floor, which contribute at
-most :math:`\\varepsilon u`, do not keep the loop going: unweighted, a rank-deficient pair took
-about 75 steps instead of 43 in float64). A small step alone would not do: for
-:math:`\\alpha_k > 1` the scaled map has a fixed point below 1. Singular values below the floor
-:math:`\\ell_0 \\ge \\varepsilon` (singular :math:`A`) need not converge: each contributes an
-error of at most :math:`\\sigma_i \\le \\varepsilon u` to :math:`\\langle X, A\\rangle`, so the
-nuclear norm is exact to about :math:`d\\,\\varepsilon u`. For such :math:`A` the iterate is a
-partial isometry with singular values in :math:`[0, 1]` on the null space, a subgradient of the
-nuclear norm, which is the derivative used.
+Stopping: after the step :math:`k\\to k+1`, when the tracked bound says every singular value inside
+it has converged, :math:`1-\\ell_{k+1} \\le \\tau = 64\\,\\varepsilon`, and the step changed the
+estimate :math:`\\langle X, A/u\\rangle` of every pair by at most :math:`\\sqrt\\tau` (near 1 the
+error squares at every step, :math:`1-x \\to \\tfrac32(1-x)^2`, so the new estimate is then within
+about :math:`\\tau` of its limit; this catches singular values that round-off or a wrong bound left
+below :math:`\\ell`; the change is weighted by :math:`A` so that singular values below the floor,
+which contribute at most :math:`\\varepsilon u`, do not keep the loop going: unweighted, a
+rank-deficient pair took about 75 steps instead of 43 in float64). A small step alone would not do:
+for :math:`\\alpha_k > 1` the scaled map has a fixed point below 1. Singular values below the floor
+:math:`\\ell_0 \\ge \\varepsilon` (singular :math:`A`) need not converge: each contributes an error
+of at most :math:`\\sigma_i \\le \\varepsilon u` to :math:`\\langle X, A\\rangle`, so the nuclear
+norm is exact to about :math:`d\\,\\varepsilon u`. For such :math:`A` the iterate is a partial
+isometry with singular values in :math:`[0, 1]` on the null space, a subgradient of the nuclear
+norm, which is the derivative used.
 
 Pairs are processed in blocks of about :math:`2^{18}/d^2` (:func:`jax.lax.map`), small enough
 to stay in the CPU caches; each block stops as soon as all its pairs have converged. Other
-backends use one block. For ``d <= 8`` and at least 1,024 pairs every entry of a product is
+backends use one block. For ``d <= 8`` and at least 256 pairs every entry of a product is
 written out as a sum of products of arrays over the pairs (pair axis last: the step is one
 vectorised elementwise loop, about twice the speed of batched ``matmul`` at ``d = 8`` on CPU);
 smaller problems and larger ``d`` use batched ``matmul``, which compiles much faster.
@@ -59,13 +60,14 @@ __all__ = ["PolarInfo", "nuclear_norm_ns", "polar_ns"]
 MAX_ITER = 100
 """Most Newton–Schulz steps per block (a floor of ``eps`` needs about 40 in float64)."""
 
+_TOL = 64.0  # convergence tolerance in units of eps (see the module docstring)
 _L_SAFE = 1e-3  # floor of l inside the scaling alpha (see the module docstring)
 _CACHE_ENTRIES = 2**18  # matrix entries per block on CPU
 _UNROLL_MAX_D = 8  # largest d with unrolled pair-last products (measured, float64, 2 cores)
 # Fewest pairs for the unrolled products: they run about 2x faster than batched matmul at
 # d = 8, but compile for seconds (d^3 scalar operations per product); a small cost matrix
 # takes the batched matmul, which compiles in a fraction of a second.
-_UNROLL_MIN_PAIRS = 1024
+_UNROLL_MIN_PAIRS = 256
 
 
 class PolarInfo(NamedTuple):
@@ -133,7 +135,7 @@ def _block(a: jax.Array, upper: jax.Array, lower: jax.Array, pair_last: bool) ->
         ell_new = jnp.minimum(0.5 * alpha * ell * (3.0 - (alpha * ell) ** 2), 1.0)
         new_estimate = inner(x_new, x0)  # the nuclear norm estimate <X, A/u>, per pair
         step = jnp.max(jnp.abs(new_estimate - estimate))
-        done = (jnp.min(ell_new) >= 1.0 - 16.0 * eps) & (step <= np.sqrt(eps))
+        done = (jnp.min(ell_new) >= 1.0 - _TOL * eps) & (step <= np.sqrt(_TOL * eps))
         return x_new, ell_new, new_estimate, k + 1, done
 
     init = (x0, l0, inner(x0, x0), jnp.zeros((), jnp.int32), jnp.zeros((), bool))
