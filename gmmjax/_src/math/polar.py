@@ -126,7 +126,7 @@ def _block(a: jax.Array, upper: jax.Array, lower: jax.Array, pair_last: bool) ->
         _, _, _, k, done = state
         return jnp.logical_and(~done, k < MAX_ITER)
 
-    def step(state: tuple) -> tuple:
+    def body(state: tuple) -> tuple:
         x, ell, estimate, k, _ = state
         le = jnp.maximum(ell, _L_SAFE)
         alpha = jnp.sqrt(3.0 / (1.0 + le + le * le))
@@ -138,14 +138,6 @@ def _block(a: jax.Array, upper: jax.Array, lower: jax.Array, pair_last: bool) ->
         done = (jnp.min(ell_new) >= 1.0 - _TOL * eps) & (change <= np.sqrt(_TOL * eps))
         return x_new, ell_new, new_estimate, k + 1, done
 
-    def body(state: tuple) -> tuple:
-        # Accelerators pay a launch and a predicate read per loop trip: two steps per trip
-        # there (a converged iterate stays converged, so the extra step is harmless).
-        for _ in range(steps_per_trip):
-            state = step(state)
-        return state
-
-    steps_per_trip = 1 if jax.default_backend() == "cpu" else 2
     init = (x0, l0, inner(x0, x0), jnp.zeros((), jnp.int32), jnp.zeros((), bool))
     x, _, _, k, done = jax.lax.while_loop(cond, body, init)
     if pair_last:
