@@ -18,7 +18,7 @@ from conftest import X64, tol
 import gmmjax as gj
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-from ot_problems import padded_batch  # noqa: E402
+from ot_problems import padded_batch
 
 ot = pytest.importorskip("ot")
 
