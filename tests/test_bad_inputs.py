@@ -343,6 +343,18 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"unknown solver 'simplex'",
     ),
     (
+        "unknown exact OT method",
+        lambda: gj.exact_ot(P.weights, Q.weights, np.ones((len(W), 1)), method="gpu"),
+        ValueError,
+        r"unknown method 'gpu'",
+    ),
+    (
+        "epsilon given to the exact host solver",
+        lambda: gj.mw2_distance(P, Q, solver="exact_host", epsilon=0.1),
+        ValueError,
+        r"epsilon is only used by entropic solvers",
+    ),
+    (
         "unknown pairwise metric",
         lambda: gj.pairwise_distances(gj.stack([P]), metric="hellinger"),
         ValueError,
