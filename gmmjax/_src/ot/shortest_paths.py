@@ -61,6 +61,7 @@ class _Paths(NamedTuple):
     parent_r: jax.Array  # (n,) column a row was reached from (backward edge)
     parent_c: jax.Array  # (m,) row a column was reached from (forward edge)
     changed: jax.Array
+    rounds: jax.Array
 
 
 def _shortest_paths(reduced: jax.Array, support: jax.Array, sources: jax.Array) -> _Paths:
@@ -73,6 +74,7 @@ def _shortest_paths(reduced: jax.Array, support: jax.Array, sources: jax.Array) 
         jnp.zeros((n,), jnp.int32),
         jnp.zeros((m,), jnp.int32),
         jnp.asarray(True),
+        jnp.int32(0),
     )
 
     def relax(p: _Paths) -> _Paths:
@@ -91,9 +93,12 @@ def _shortest_paths(reduced: jax.Array, support: jax.Array, sources: jax.Array) 
             jnp.where(better_r, best_col, p.parent_r),
             jnp.where(better_c, best_row, p.parent_c),
             jnp.any(better_c) | jnp.any(better_r),
+            p.rounds + 1,
         )
 
-    return lax.while_loop(lambda p: p.changed, relax, start)
+    # A shortest path has at most n + m edges, so at most n + m rounds improve anything; the
+    # cap only guards against a hang (a wrong distance would fail the final certificate).
+    return lax.while_loop(lambda p: p.changed & (p.rounds <= n + m), relax, start)
 
 
 def _augment(plan, supply, demand, paths: _Paths, sources, sink):
