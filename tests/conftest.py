@@ -7,6 +7,7 @@ Tolerances are keyed by dtype through :func:`tol`.
 
 from __future__ import annotations
 
+import gc
 import os
 
 # Before JAX starts a backend: avoid the CPU scheduler deadlock (gmmjax also sets this).
@@ -52,6 +53,20 @@ def random_gmm_arrays(
     else:
         c = np.stack([random_spd(rng, d, cond) * rng.uniform(0.3, 2.0) for _ in range(k)])
     return w, m, c
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module.
+
+    XLA's CPU backend maps the code of every compiled program into memory (about three
+    mappings each); one pytest process that compiles thousands of programs reaches the
+    kernel's limit (``vm.max_map_count``, 65,530 by default) and then crashes inside the
+    compiler. ``jax.clear_caches`` releases them.
+    """
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture
