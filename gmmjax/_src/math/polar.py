@@ -48,7 +48,6 @@ smaller problems and larger ``d`` use batched ``matmul``, which compiles much fa
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -151,7 +150,7 @@ def _block_size(d: int, n: int) -> int:
     return max(1, min(n, _CACHE_ENTRIES // (d * d)))
 
 
-def _polar_blocks(a: jax.Array, upper: jax.Array, lower: jax.Array, block: int | None) -> tuple:
+def _polar_blocks(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple:
     """``(X, steps, converged)`` for ``(P, d, d)`` matrices, in cache-sized blocks."""
     n, d = a.shape[0], a.shape[-1]
     ok = upper > 0
@@ -159,7 +158,7 @@ def _polar_blocks(a: jax.Array, upper: jax.Array, lower: jax.Array, block: int |
     lower = jnp.where(ok, lower, 1.0)
     if n == 0:
         return jnp.zeros_like(a), jnp.zeros((), jnp.int32), jnp.ones((), bool)
-    size = block or _block_size(d, n)
+    size = _block_size(d, n)
     pair_last = d <= _UNROLL_MAX_D and n >= _UNROLL_MIN_PAIRS
     if size >= n:
         return _block(a, upper, lower, pair_last)
@@ -173,7 +172,7 @@ def _polar_blocks(a: jax.Array, upper: jax.Array, lower: jax.Array, block: int |
     return x.reshape(nb * size, d, d)[:n], jnp.max(k), jnp.all(done)
 
 
-@functools.partial(jax.custom_batching.custom_vmap)
+@jax.custom_batching.custom_vmap
 def _polar_batched(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple:
     """:func:`_polar_blocks` over any leading axes, which ``vmap`` extends (no batched loops).
 
@@ -181,7 +180,7 @@ def _polar_batched(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple:
     cut into cache-sized blocks instead of running one loop over every pair of every problem.
     """
     d = a.shape[-1]
-    x, k, done = _polar_blocks(a.reshape(-1, d, d), upper.reshape(-1), lower.reshape(-1), None)
+    x, k, done = _polar_blocks(a.reshape(-1, d, d), upper.reshape(-1), lower.reshape(-1))
     return x.reshape(a.shape), k, done
 
 
@@ -196,9 +195,7 @@ def _polar_batched_rule(axis_size: int, in_batched: list, *args: jax.Array) -> t
     return (x, k, done), (True, True, True)
 
 
-def polar_ns(
-    a: jax.Array, upper: jax.Array, lower: jax.Array, block: int | None = None
-) -> tuple[jax.Array, PolarInfo]:
+def polar_ns(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple[jax.Array, PolarInfo]:
     """Orthogonal polar factors of ``(P, d, d)`` matrices by scaled Newton–Schulz (no LAPACK).
 
     Args:
@@ -206,7 +203,6 @@ def polar_ns(
         upper: ``(P,)`` upper bounds :math:`u \\ge \\sigma_{\\max}(A)` (0 only for :math:`A=0`).
         lower: ``(P,)`` lower bounds on :math:`\\sigma_{\\min}(A)/u`, clipped to
             :math:`[\\varepsilon, 1]`.
-        block: pairs per block (default: about :math:`2^{18}/d^2` on CPU, all elsewhere).
 
     Returns:
         ``(X, info)``: :math:`X \\approx UV^T` (a partial isometry where :math:`A` is singular)
@@ -214,10 +210,7 @@ def polar_ns(
         within :data:`MAX_ITER`. Not differentiable; see :func:`nuclear_norm_ns`.
     """
     a, upper, lower = (jax.lax.stop_gradient(v) for v in (a, upper, lower))
-    if block is None:
-        x, k, done = _polar_batched(a, upper, lower)
-    else:
-        x, k, done = _polar_blocks(a, upper, lower, block)
+    x, k, done = _polar_batched(a, upper, lower)
     return x, PolarInfo(k, done)
 
 
