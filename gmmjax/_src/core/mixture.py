@@ -19,6 +19,7 @@ checked) to get the eager errors.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -369,9 +370,7 @@ class GMM(_Shapes):
         Unbatched mixtures only (``vmap`` over batched ones).
         """
         self._require_single("component_log_prob")
-        x = jnp.asarray(x, self.dtype)
-        if x.shape[-1:] != (self.dim,):
-            raise ValueError(f"x must have shape (..., {self.dim}); got {x.shape}")
+        x = self._points(x)
         out = component_log_densities(x.reshape(-1, self.dim), self.means, self.covs)
         return out.reshape(*x.shape[:-1], self.n_components)
 
@@ -391,8 +390,7 @@ class GMM(_Shapes):
         """
         if self.batch_shape:
             return _map_batch(lambda g: g.log_prob(x), self)
-        lp = self.component_log_prob(x)
-        return weighted_logsumexp(lp, self.weights, axis=-1)
+        return _log_prob(self, self._points(x))
 
     def prob(self, x: Any) -> jax.Array:
         """Density at ``x`` (the exponential of :meth:`log_prob`)."""
@@ -436,12 +434,14 @@ class GMM(_Shapes):
             (5, 1)
         """
         self._require_single("sample")
-        k_idx, k_eps = jax.random.split(key)
-        idx = jax.random.choice(k_idx, self.n_components, (n,), p=self.weights)
-        eps = jax.random.normal(k_eps, (n, self.dim), self.dtype)
-        return self.means[idx] + scale_noise(
-            noise_factor(self.covs, self.is_diagonal)[idx], eps, self.is_diagonal
-        )
+        return _sample(self, key, n)
+
+    def _points(self, x: Any) -> jax.Array:
+        """``x`` in this mixture's dtype, checked to be ``(..., d)``."""
+        x = jnp.asarray(x, self.dtype)
+        if x.shape[-1:] != (self.dim,):
+            raise ValueError(f"x must have shape (..., {self.dim}); got {x.shape}")
+        return x
 
     def _require_single(self, what: str) -> None:
         if self.batch_shape:
@@ -456,3 +456,17 @@ def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
     for _ in gmm.batch_shape:
         fn = jax.vmap(fn)
     return fn(gmm)
+
+
+# One compiled program per shape for the eager methods (inlined under a caller's ``jit``).
+@jax.jit
+def _log_prob(g: GMM, x: jax.Array) -> jax.Array:
+    return weighted_logsumexp(g.component_log_prob(x), g.weights, axis=-1)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _sample(g: GMM, key: jax.Array, n: int) -> jax.Array:
+    k_idx, k_eps = jax.random.split(key)
+    idx = jax.random.choice(k_idx, g.n_components, (n,), p=g.weights)
+    eps = jax.random.normal(k_eps, (n, g.dim), g.dtype)
+    return g.means[idx] + scale_noise(noise_factor(g.covs, g.is_diagonal)[idx], eps, g.is_diagonal)

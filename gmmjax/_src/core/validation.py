@@ -141,6 +141,14 @@ def checked(
         jax._src.checkify.JaxRuntimeError: diagonal q.covs (variances) must be >= 0; ...
     """
     try:
+        return _checked_cached(fn, errors, jit)
+    except TypeError:  # an unhashable callable: a wrapper of its own
+        return _checked(fn, errors, jit)
+
+
+def _checked(fn: F, errors: frozenset[Any], jit: bool) -> Callable[..., Any]:
+    """The wrapper of :func:`checked`, built anew."""
+    try:
         signature: inspect.Signature | None = inspect.signature(fn)
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         signature = None
@@ -185,3 +193,7 @@ def checked(
         return out
 
     return wrapper
+
+
+#: ``checked(f)`` written inline (in a loop, in a notebook cell) reuses one compiled program.
+_checked_cached = functools.lru_cache(maxsize=256)(_checked)

@@ -21,6 +21,7 @@ tolerances 1e-10) via ``jax.pure_callback``, so it works under ``jit`` and ``vma
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -36,7 +37,7 @@ from gmmjax._src.distances.transport import mw2_distance
 from gmmjax._src.kernels.bures import bures_cost
 from gmmjax._src.kernels.gaussian_barycenter import barycenter_covariance
 from gmmjax._src.math.numerics import safe_sqrt
-from gmmjax._src.ot.solvers import get_solver
+from gmmjax._src.ot.solvers import Solver, get_solver
 
 __all__ = ["BarycenterInfo", "mw2_barycenter"]
 
@@ -160,12 +161,28 @@ def mw2_barycenter(
         raise ValueError(f"weights must have shape ({len(gmms)},); got {lam.shape}")
     check_simplex("weights", lam)
     gmms, support = _common_kind(gmms, support)
+    return _barycenter(
+        gmms, lam, support, ot_solver, max_candidates=int(max_candidates), info=bool(return_info)
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("max_candidates", "info"))
+def _barycenter(
+    gmms: list[GMM],
+    lam: jax.Array,
+    support: GMM | None,
+    ot_solver: Solver,
+    *,
+    max_candidates: int,
+    info: bool,
+) -> GMM | tuple[GMM, BarycenterInfo]:
+    """The checked problem of :func:`mw2_barycenter`, as one compiled program."""
     support = _support(gmms, lam, support, max_candidates)
     costs = [bures_cost(support, g) for g in gmms]
     marginals = [g.weights for g in gmms]
     p, _, ok, n_iters = ot_solver.fixed_barycenter(costs, marginals, jax.lax.stop_gradient(lam))
-    out = GMM._unchecked(p.astype(dtype), support.means, support.covs)
-    if not return_info:
+    out = GMM._unchecked(p.astype(lam.dtype), support.means, support.covs)
+    if not info:
         return out
     # The objective of eq. 17 at the returned mixture, differentiable in every input.
     cost = sum(lam[k] * mw2_distance(out, g) ** 2 for k, g in enumerate(gmms))

@@ -34,6 +34,19 @@ __all__ = [
 ]
 
 
+def _w2_pair(a: Gaussian, b: Gaussian) -> jax.Array:
+    return safe_sqrt(bures_cost(a.as_gmm(), b.as_gmm())[0, 0])
+
+
+def _interpolate_pair(a: Gaussian, b: Gaussian, t: jax.Array) -> Gaussian:
+    parts = interpolate(a.mean, a.cov, a.is_diagonal, b.mean, b.cov, b.is_diagonal, t)
+    return Gaussian._unchecked(*parts)
+
+
+def _transport_map_pair(a: Gaussian, b: Gaussian) -> tuple[jax.Array, jax.Array]:
+    return transport_map(a.mean, a.cov, a.is_diagonal, b.mean, b.cov, b.is_diagonal)
+
+
 def bures_cost_matrix(p: GMM, q: GMM) -> jax.Array:
     """Squared Wasserstein-2 distances between all components of ``p`` and ``q``.
 
@@ -82,11 +95,7 @@ def w2_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
         5.0
     """
     check_gaussian_pair(g0, g1)
-
-    def one(a: Gaussian, b: Gaussian) -> jax.Array:
-        return safe_sqrt(bures_cost(a.as_gmm(), b.as_gmm())[0, 0])
-
-    return map_pairs(one, g0, g1)
+    return map_pairs(_w2_pair, g0, g1)
 
 
 def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
@@ -119,12 +128,7 @@ def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
     check_gaussian_pair(g0, g1)
     check_unit_interval("t", t)
     t = jnp.asarray(t, jnp.result_type(g0.mean, g1.mean))
-
-    def one(a: Gaussian, b: Gaussian) -> Gaussian:
-        parts = interpolate(a.mean, a.cov, a.is_diagonal, b.mean, b.cov, b.is_diagonal, t)
-        return Gaussian._unchecked(*parts)
-
-    return map_pairs(one, g0, g1)
+    return map_pairs(_interpolate_pair, g0, g1, t)
 
 
 def gaussian_transport_map(g0: Gaussian, g1: Gaussian) -> tuple[jax.Array, jax.Array]:
@@ -149,11 +153,11 @@ def gaussian_transport_map(g0: Gaussian, g1: Gaussian) -> tuple[jax.Array, jax.A
         (2.0, 1.0)
     """
     check_gaussian_pair(g0, g1)
+    return map_pairs(_transport_map_pair, g0, g1)
 
-    def one(a: Gaussian, b: Gaussian) -> tuple[jax.Array, jax.Array]:
-        return transport_map(a.mean, a.cov, a.is_diagonal, b.mean, b.cov, b.is_diagonal)
 
-    return map_pairs(one, g0, g1)
+#: Compiled once per shape and options: an eager call runs one program.
+_barycenter_covariance = jax.jit(barycenter_covariance, static_argnums=(2, 3, 4))
 
 
 def gaussian_barycenter(
@@ -213,6 +217,6 @@ def gaussian_barycenter(
     check_simplex("weights", weights)
     tol = 100.0 * float(jnp.finfo(dtype).eps) if tol is None else float(tol)
     mean = weights @ gaussians.mean
-    cov, info = barycenter_covariance(gaussians.full_cov(), weights, iteration, tol, int(max_iter))
+    cov, info = _barycenter_covariance(gaussians.full_cov(), weights, iteration, tol, int(max_iter))
     out = Gaussian._unchecked(mean, cov)
     return (out, info) if return_info else out

@@ -171,4 +171,4 @@ def kl_divergence(
     estimator = KL_METHODS[method]
     if method == "mc" and key is None:
         raise ValueError('kl_divergence(method="mc") needs a PRNG key: pass key=jax.random.key(0)')
-    return map_pairs(lambda a, b: estimator(a, b, key, n_samples), p, q)
+    return map_pairs(estimator, p, q, key, n_samples=n_samples)

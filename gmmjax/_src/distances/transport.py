@@ -36,12 +36,20 @@ def _plan_pair(p: GMM, q: GMM, solver: Solver) -> OTResult:
     return solver.transport(p.weights, q.weights, bures_cost(p, q))
 
 
-def _solve(p: GMM, q: GMM, solver: Solver) -> OTResult:
-    """The checked pair's OT problems over the broadcast batch axes; eager failures raise."""
+def _distance_pair(p: GMM, q: GMM, solver: Solver) -> tuple[OTResult, jax.Array]:
+    res = _plan_pair(p, q, solver)
+    return res, solver.trusted(res, safe_sqrt(res.cost))
+
+
+def _solve(p: GMM, q: GMM, solver: Solver, kernel=_plan_pair) -> Any:
+    """``kernel`` over the checked pair's batch axes (one compiled program); failures raise.
+
+    ``kernel`` returns an :class:`OTResult`, or a tuple that starts with one.
+    """
     check_gmm_pair(p, q)
-    res = map_pairs(lambda a, b: _plan_pair(a, b, solver), p, q)
-    solver.raise_if_failed(res)
-    return res
+    out = map_pairs(kernel, p, q, solver)
+    solver.raise_if_failed(out if isinstance(out, OTResult) else out[0])
+    return out
 
 
 def mw2_plan(
@@ -118,9 +126,8 @@ def mw2_distance(p: GMM, q: GMM, solver="exact", epsilon=None, *, max_iter=None)
         >>> round(float(mw2_distance(p, q)), 6)
         2.0
     """
-    ot_solver = get_solver(solver, epsilon, max_iter)
-    info = _solve(p, q, ot_solver)
-    return ot_solver.trusted(info, safe_sqrt(info.cost))
+    _, distance = _solve(p, q, get_solver(solver, epsilon, max_iter), _distance_pair)
+    return distance
 
 
 def _geodesic_pair(p: GMM, q: GMM, t: jax.Array, solver: Solver) -> GMM:
@@ -178,4 +185,4 @@ def geodesic(
     t = jnp.asarray(t, jnp.result_type(p.means, q.means))
     if t.ndim:
         raise ValueError(f"t must be a scalar; got shape {t.shape} (vmap over times instead)")
-    return map_pairs(lambda a, b: _geodesic_pair(a, b, t, ot_solver), p, q)
+    return map_pairs(_geodesic_pair, p, q, t, ot_solver)

@@ -16,8 +16,9 @@ likelihood, their held-out-optimal convex combination (see :func:`fit_weights`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +28,7 @@ from gmmjax._src.core.arguments import require_type
 from gmmjax._src.core.checks import is_concrete
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.learner.grid import as_points, basis_spacing
-from gmmjax._src.learner.loop import LoopInputs, LoopOutput, Schedule, train
+from gmmjax._src.learner.loop import LoopInputs, Schedule, train
 from gmmjax._src.learner.losses import LOSSES, default_optimizer
 from gmmjax._src.learner.optimizers import scale_by_inverse_weights
 from gmmjax._src.learner.options import FitOptions, resolve_options
@@ -85,12 +86,17 @@ def _check_basis(basis: Any, pts: jax.Array, loss: str) -> None:
         )
 
 
-def _split(pts: jax.Array, fraction: float, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Training and held-out points: a random ``fraction`` (rounded up) is held out."""
-    n = pts.shape[0]
+def _held_out_count(n: int, fraction: float) -> int:
+    """How many of ``n`` points are held out: a ``fraction``, rounded up."""
     n_valid = math.ceil(float(fraction) * n) if fraction > 0 else 0
     if n_valid >= n:
         raise ValueError(f"validation_fraction={fraction} leaves no training points")
+    return n_valid
+
+
+def _split(pts: jax.Array, n_valid: int, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Training and held-out points: a random ``n_valid`` of them are held out."""
+    n = pts.shape[0]
     perm = jax.random.permutation(key, n) if n_valid else jnp.arange(n)
     return pts[perm[n_valid:]], pts[perm[:n_valid]]
 
@@ -108,15 +114,14 @@ def _starts(basis: GMM, options: FitOptions) -> tuple[jax.Array | None, np.ndarr
     return starts[None], np.zeros(1)
 
 
-def _loss_scales(basis: GMM, options: FitOptions) -> tuple[jax.Array, jax.Array]:
+def _loss_scales(basis: GMM, window: Any, bandwidth: Any) -> tuple[jax.Array, jax.Array]:
     """The binned window ``w`` and the ``(d,)`` L2 bandwidth ``h``, defaults resolved."""
     sd0 = jnp.sqrt(basis.covs[0, 0] if basis.is_diagonal else basis.covs[0, 0, 0])
-    window = options.window
     win = jnp.asarray(sd0 / 4.0 if window is None else window, basis.dtype)
-    if options.bandwidth is None:
+    if bandwidth is None:
         bw = 0.5 * basis_spacing(basis)
     else:
-        bw = jnp.asarray(options.bandwidth, basis.dtype)
+        bw = jnp.asarray(bandwidth, basis.dtype)
     return win, jnp.broadcast_to(bw, (basis.dim,)).astype(basis.dtype)
 
 
@@ -134,26 +139,75 @@ def _schedule(options: FitOptions) -> Schedule:
     )
 
 
-# --------------------------------------------------------------------------- result
-def _result(basis: GMM, options: FitOptions, widths: np.ndarray, out: LoopOutput) -> FitResult:
-    """The returned weights (stacked or the best level) and their record."""
-    level = int(out.level)
-    if options.combine == "stack" and out.stacking is not None and len(widths) > 1:
+# --------------------------------------------------------------------------- compiled
+class _Chosen(NamedTuple):
+    """The returned weights and the record of the level they came from."""
+
+    logits: jax.Array
+    weights: jax.Array
+    history: jax.Array
+    validation_history: jax.Array
+    level: jax.Array
+    best_step: jax.Array
+    best_value: jax.Array
+
+
+@functools.partial(jax.jit, static_argnames=("schedule", "n_valid", "stack"))
+def _fit(
+    basis: GMM,
+    pts: jax.Array,
+    key: jax.Array | None,
+    starts: jax.Array | None,
+    widths: jax.Array,
+    scales: tuple[Any, Any],
+    *,
+    schedule: Schedule,
+    n_valid: int,
+    stack: bool,
+) -> _Chosen:
+    """Split, train and choose, as one program.
+
+    Everything from the checked inputs to the returned weights is compiled together, so a
+    call runs one XLA program (the first call of a shape compiles it once) instead of
+    dispatching the split, the scales and the final choice operation by operation.
+    """
+    pts = pts.astype(basis.dtype)
+    key = jax.random.key(0) if key is None else key
+    split_key, loop_key = jax.random.split(key)
+    train_pts, valid_pts = _split(pts, n_valid, split_key)
+    window, bandwidth = _loss_scales(basis, *scales)
+    inputs = LoopInputs(basis, train_pts, valid_pts, window, bandwidth, starts, widths)
+    out = train(inputs, loop_key, schedule)
+    level = out.level
+    if stack and out.stacking is not None:
         pi = out.stacking @ jax.nn.softmax(out.logits, axis=-1)
         chosen = jnp.log(jnp.maximum(pi, jnp.finfo(pi.dtype).tiny))
     else:
         chosen = out.logits[level]
-    gmm = GMM._unchecked(jax.nn.softmax(chosen), basis.means, basis.covs)
+    return _Chosen(
+        chosen,
+        jax.nn.softmax(chosen),
+        out.history[:, level],
+        out.validation_history[:, level],
+        level,
+        out.best_step[level],
+        out.best_value[level],
+    )
+
+
+def _result(basis: GMM, options: FitOptions, widths: np.ndarray, out: _Chosen) -> FitResult:
+    """The :class:`FitResult` of the compiled fit."""
+    level, best_step, best_value = jax.device_get((out.level, out.best_step, out.best_value))
     return FitResult(
-        gmm=gmm,
-        logits=chosen,
-        history=out.history[:, level],
-        validation_history=out.validation_history[:, level],
-        best_step=int(out.best_step[level]),
+        gmm=GMM._unchecked(out.weights, basis.means, basis.covs),
+        logits=out.logits,
+        history=out.history,
+        validation_history=out.validation_history,
+        best_step=int(best_step),
         steps=int(options.steps),
-        validation_loss=float(out.best_value[level]),
+        validation_loss=float(best_value),
         loss=options.loss,
-        smoothing=float(widths[level]),
+        smoothing=float(widths[int(level)]),
     )
 
 
@@ -231,13 +285,17 @@ def fit_weights(
     options = resolve_options(options, option_keywords)
     pts = as_points(x)
     _check_basis(basis, pts, options.loss)
-    pts = pts.astype(basis.dtype)
-    key = jax.random.key(0) if key is None else key
-    split_key, loop_key = jax.random.split(key)
-    train_pts, valid_pts = _split(pts, options.validation_fraction, split_key)
+    n_valid = _held_out_count(pts.shape[0], options.validation_fraction)
     starts, widths = _starts(basis, options)
-    window, bandwidth = _loss_scales(basis, options)
-    widths_arr = jnp.asarray(widths, basis.dtype)
-    inputs = LoopInputs(basis, train_pts, valid_pts, window, bandwidth, starts, widths_arr)
-    out = train(inputs, loop_key, _schedule(options))
+    out = _fit(
+        basis,
+        pts,
+        key,
+        starts,
+        np.asarray(widths, basis.dtype),
+        (options.window, options.bandwidth),
+        schedule=_schedule(options),
+        n_valid=n_valid,
+        stack=options.combine == "stack" and len(widths) > 1,
+    )
     return _result(basis, options, widths, out)

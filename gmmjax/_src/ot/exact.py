@@ -105,6 +105,9 @@ def _exact_bwd(max_iter: Any, host: bool, res: tuple, cts: tuple) -> tuple:
 
 _exact_core.defvjp(_exact_fwd, _exact_bwd, symbolic_zeros=True)
 
+#: Compiled once per shape and options: an eager call runs one program.
+_exact_compiled = jax.jit(_exact_core, static_argnums=(3, 4))
+
 
 def exact_ot(
     a: Any, b: Any, cost_matrix: Any, *, max_iter: int | None = None, method: str = "auto"
@@ -152,5 +155,5 @@ def exact_ot(
     if host and not pot_available():
         raise ImportError('method="host" needs POT: pip install "gmmjax[pot]"')
     cap = None if max_iter is None else int(max_iter)
-    cost, plan, f, g, ok, n_iters = _exact_core(a, b, c, cap, host)
+    cost, plan, f, g, ok, n_iters = _exact_compiled(a, b, c, cap, host)
     return OTResult(cost, plan, f, g, ok, n_iters)

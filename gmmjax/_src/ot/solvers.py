@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gmmjax._src.core.checks import check_choice, check_positive, is_concrete
 from gmmjax._src.ot.barycenter import exact_fixed_barycenter, sinkhorn_fixed_barycenter
@@ -25,6 +26,11 @@ from gmmjax._src.ot.sinkhorn import sinkhorn_ot
 __all__ = ["SOLVERS", "Solver", "get_solver"]
 
 
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["epsilon"],
+    meta_fields=["name", "exact", "_transport", "_barycenter", "max_iter"],
+)
 @dataclasses.dataclass(frozen=True)
 class Solver:
     """A discrete OT solver, configured.
@@ -36,6 +42,9 @@ class Solver:
             solver reports ``converged`` and leaves the decision to the caller.
         epsilon: entropic regularisation (``None`` for exact solvers or OTT's default).
         max_iter: iteration cap (``None``: the solver's default).
+
+    A pytree whose only leaf is ``epsilon``: a compiled distance takes the solver as an
+    argument, so a new ``epsilon`` (or a traced one) reuses the program.
     """
 
     name: str
@@ -77,7 +86,7 @@ class Solver:
 
     def raise_if_failed(self, res: OTResult) -> None:
         """Eagerly, raise ``RuntimeError`` when an exact solve stopped before optimality."""
-        if self.exact and is_concrete(res.converged) and not bool(jnp.all(res.converged)):
+        if self.exact and is_concrete(res.converged) and not np.all(np.asarray(res.converged)):
             raise RuntimeError(
                 f"the {self.name} OT solver hit its iteration limit before optimality; "
                 "pass a larger max_iter"
