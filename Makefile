@@ -22,9 +22,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/gmmjax demo
 
+# Both precisions, each spread over two worker processes (pytest-xdist; compilation is
+# single-threaded, so two workers use both cores of a 2-core machine). Each run prints its
+# wall time and its slowest tests.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=10
+
 test: $(STAMP)
-	JAX_ENABLE_X64=0 $(PY) -m pytest -q
-	JAX_ENABLE_X64=1 $(PY) -m pytest -q
+	@for x64 in 0 1; do \
+	  start=$$(date +%s); \
+	  JAX_ENABLE_X64=$$x64 $(PYTEST) || exit $$?; \
+	  echo "JAX_ENABLE_X64=$$x64 run: $$(( $$(date +%s) - start )) s"; \
+	done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gmmjax tests benchmarks notebooks/src

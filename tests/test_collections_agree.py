@@ -60,8 +60,11 @@ COEF = jnp.asarray([[1.0, -0.7], [0.4, 1.3]], DTYPE)  # weights the entries: no 
 
 
 def _single_sum(fn, ps, qs, paired):
+    """The single-pair function on every pair, ``vmap``-ped (one copy of its program)."""
     pairs = [(a, a) for a in range(2)] if paired else [(a, b) for a in range(2) for b in range(2)]
-    return sum(COEF[a, b] * fn(ps[a], qs[b]) for a, b in pairs)
+    ia, ib = (np.array(i) for i in zip(*pairs, strict=True))
+    take = lambda g, i: jax.tree_util.tree_map(lambda x: x[i], g)  # noqa: E731
+    return jnp.sum(COEF[ia, ib] * jax.vmap(fn)(take(ps, ia), take(qs, ib)))
 
 
 def _batched_sum(metric, kwargs, ps, qs, paired):
@@ -89,8 +92,10 @@ def test_batched_values_and_gradients_equal_the_single_pair_function(metric):
         single = jax.jit(
             jax.value_and_grad(functools.partial(_single_sum, fn, paired=paired), (0, 1))
         )
-        batched = jax.value_and_grad(
-            functools.partial(_batched_sum, metric, kwargs, paired=paired), (0, 1)
+        batched = jax.jit(
+            jax.value_and_grad(
+                functools.partial(_batched_sum, metric, kwargs, paired=paired), (0, 1)
+            )
         )
         (v_single, g_single), (v_batched, g_batched) = single(PS, QS), batched(PS, QS)
         what = f"{metric}, {'paired' if paired else 'pairwise'}"

@@ -62,13 +62,26 @@ def close(a, b, rtol=RTOL, atol=ATOL) -> bool:
     return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
 
 
+# Every mixture is padded with zero-weight components to K_PAD (the largest drawn mixture, 3
+# components, plus one for the split): the compiled programs then depend on the dimension and
+# the covariance kinds only, so the examples reuse a handful of programs instead of compiling
+# one per drawn shape. Zero-weight padding changes no value (tests/test_mixture.py,
+# tests/test_collections_agree.py), and every property holds for the padded mixtures as well.
+K_PAD = 4
+
+
+def _padded(weights, means, covs) -> gj.GMM:
+    g = gj.GMM(*(jnp.asarray(a, DTYPE) for a in (weights, means, covs)))
+    return gj.stack([g], n_components=K_PAD)[0]
+
+
 def as_gmm(spec: MixtureSpec) -> gj.GMM:
-    return spec.gmm(DTYPE)
+    return _padded(spec.weights, spec.means, spec.covs)
 
 
 def permuted(spec: MixtureSpec, seed: int) -> gj.GMM:
     perm = np.random.default_rng(seed).permutation(len(spec.weights))
-    return gj.GMM(*(jnp.asarray(a[perm], DTYPE) for a in (spec.weights, spec.means, spec.covs)))
+    return _padded(*(a[perm] for a in (spec.weights, spec.means, spec.covs)))
 
 
 def split(spec: MixtureSpec, index: int) -> gj.GMM:
@@ -77,11 +90,11 @@ def split(spec: MixtureSpec, index: int) -> gj.GMM:
     w[i] /= 2
     m = np.concatenate([spec.means, spec.means[i : i + 1]])
     c = np.concatenate([spec.covs, spec.covs[i : i + 1]])
-    return gj.GMM(jnp.asarray(w, DTYPE), jnp.asarray(m, DTYPE), jnp.asarray(c, DTYPE))
+    return _padded(w, m, c)
 
 
 def translated(spec: MixtureSpec, shift: np.ndarray) -> gj.GMM:
-    return gj.GMM(*(jnp.asarray(a, DTYPE) for a in (spec.weights, spec.means + shift, spec.covs)))
+    return _padded(spec.weights, spec.means + shift, spec.covs)
 
 
 # ----------------------------------------------------------------------- L2 and CS
@@ -110,11 +123,7 @@ def test_cauchy_schwarz_is_affine_invariant(specs, a, b):
     p, q = (as_gmm(s) for s in specs)
 
     def moved(s: MixtureSpec) -> gj.GMM:
-        return gj.GMM(
-            jnp.asarray(s.weights, DTYPE),
-            jnp.asarray(a * s.means + b, DTYPE),
-            jnp.asarray(a * a * s.covs, DTYPE),
-        )
+        return _padded(s.weights, a * s.means + b, a * a * s.covs)
 
     assert close(cs(p, q), cs(moved(specs[0]), moved(specs[1])), rtol=10 * RTOL, atol=10 * ATOL)
 
@@ -165,7 +174,7 @@ def test_kl_bounds_are_ordered(specs):
 
 @given(mixture_pairs(count=2, max_components=1))
 def test_kl_between_gaussians_is_nonnegative(specs):
-    g0, g1 = (as_gmm(s).component(0) for s in specs)
+    g0, g1 = (s.gmm(DTYPE).component(0) for s in specs)
     v = float(gj.kl_gaussian(g0, g1))
     assert v >= -ATOL * 10
     assert abs(float(gj.kl_gaussian(g0, g0))) <= ATOL * 10 * max(1.0, specs[0].cond)
