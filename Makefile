@@ -23,10 +23,11 @@ demo: $(STAMP)
 	$(VENV)/bin/gmmjax demo
 
 # Both precisions, each spread over two worker processes (pytest-xdist; compilation is
-# single-threaded, so two workers use both cores of a 2-core machine). Each run prints its
+# single-threaded, so two workers use both cores of a 2-core machine; whole files go to one
+# worker, which reuses the programs its tests share). Each run prints its
 # wall time and its slowest tests.
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=10
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 test: $(STAMP)
 	@for x64 in 0 1; do \

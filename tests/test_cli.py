@@ -10,12 +10,16 @@ import sys
 import jax
 import numpy as np
 import pytest
-from conftest import X64
+from conftest import X64, only_float64_run
 
 import gmmjax as gj
 from gmmjax import cli
 from gmmjax._src.app import demo
 from gmmjax._src.app.io import load_gmm, save_gmm
+
+# Argument handling and files do not depend on the default precision; the numbers come from
+# library functions tested in both runs.
+pytestmark = only_float64_run
 
 GMM_A = {"weights": [0.4, 0.6], "means": [[0.0, 0.0], [1.0, 1.0]], "covs": [[1.0, 1.0], [0.5, 2.0]]}
 GMM_B = {

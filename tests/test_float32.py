@@ -13,13 +13,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import X64
+from conftest import only_float32_run
 
 import gmmjax as gj
 
 # The inputs are float32 arrays whatever the run's default precision: one run is enough, the
 # float32 one (JAX_ENABLE_X64=0, what a float32 user runs).
-pytestmark = pytest.mark.skipif(X64, reason="explicit float32 inputs: runs in the float32 run")
+pytestmark = only_float32_run
 
 DIMS = (2, 16, 64, 128)
 SCALES = (1e-3, 1.0, 1e3)

@@ -19,6 +19,10 @@ import sys
 import textwrap
 
 import pytest
+from conftest import only_float32_run
+
+# The LAPACK batch bounds and the scheduler flag are the same in both precisions.
+pytestmark = only_float32_run
 
 SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 
