@@ -390,6 +390,20 @@ def _reference_cross(cp: np.ndarray, cq: np.ndarray) -> np.ndarray:
     return np.array([[np.linalg.svd(a @ b, compute_uv=False).sum() for b in fq] for a in fp])
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _iterate_at_every_size():
+    """The Newton–Schulz tests here use a few pairs: keep the iteration for them too.
+
+    On CPU the polar iteration hands fewer than ``_SVD_BELOW_PAIRS`` pairs to LAPACK (faster
+    to compile); the transport tests cover that route at their small sizes.
+    """
+    from gmmjax._src.math import polar
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(polar, "_SVD_BELOW_PAIRS", 0)
+        yield
+
+
 @pytest.fixture(scope="module")
 def cost_routes():
     """Jitted cost matrices by both routes and their gradients, compiled once per shape."""

@@ -14,9 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import DTYPE, random_spd, tol
+from conftest import DTYPE, only_float64_run, random_spd, tol
 
 import gmmjax as gj
+
+# The batched and single-pair paths share their kernels in either precision: checked once,
+# in the float64 run, to 1e-10 (tests/test_batch.py compares them in both precisions).
+pytestmark = only_float64_run
 
 KEY = jax.random.key(3)
 

@@ -1,4 +1,4 @@
-"""Float32 robustness: d in {2, 16, 64, 128}, covariance scales 1e-3 to 1e3.
+"""Float32 robustness: d in {2, 16, 128}, covariance scales 1e-3 to 1e3.
 
 Each quantity is computed from float32 inputs and compared with an independent float64 numpy
 implementation (``slogdet``/``solve``, no shared code). Cauchy–Schwarz, log L2^2 and the
@@ -21,7 +21,7 @@ import gmmjax as gj
 # float32 one (JAX_ENABLE_X64=0, what a float32 user runs).
 pytestmark = only_float32_run
 
-DIMS = (2, 16, 64, 128)
+DIMS = (2, 16, 128)  # 64 lies between 16 and 128 and follows the same paths as 128
 SCALES = (1e-3, 1.0, 1e3)
 
 

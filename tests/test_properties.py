@@ -21,12 +21,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from conftest import DTYPE, X64
+from conftest import DTYPE, X64, only_float64_run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import MixtureSpec, mixture_pairs, mixture_specs
 
 import gmmjax as gj
+
+# Mathematical facts, not precision: checked once, in the float64 run with tight tolerances
+# (every function they use is also tested in both precisions by its own module).
+pytestmark = only_float64_run
 
 # Relative slack for inequalities and equalities of computed values in this precision.
 RTOL = 1e-7 if X64 else 2e-3
