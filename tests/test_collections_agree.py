@@ -92,16 +92,21 @@ def test_every_metric_is_covered():
 @pytest.mark.parametrize("metric", sorted(SINGLE))
 def test_batched_values_and_gradients_equal_the_single_pair_function(metric):
     fn, kwargs = SINGLE[metric]
-    for paired in (False, True):
-        single = jax.jit(
-            jax.value_and_grad(functools.partial(_single_sum, fn, paired=paired), (0, 1))
-        )
-        batched = jax.jit(
-            jax.value_and_grad(
-                functools.partial(_batched_sum, metric, kwargs, paired=paired), (0, 1)
+
+    @jax.jit
+    def both_ways(ps, qs):
+        """Values and gradients, single-pair and batched, pairwise and paired: one program."""
+        out = {}
+        for paired in (False, True):
+            single = functools.partial(_single_sum, fn, paired=paired)
+            batched = functools.partial(_batched_sum, metric, kwargs, paired=paired)
+            out[paired] = (
+                jax.value_and_grad(single, (0, 1))(ps, qs),
+                jax.value_and_grad(batched, (0, 1))(ps, qs),
             )
-        )
-        (v_single, g_single), (v_batched, g_batched) = single(PS, QS), batched(PS, QS)
+        return out
+
+    for paired, ((v_single, g_single), (v_batched, g_batched)) in both_ways(PS, QS).items():
         what = f"{metric}, {'paired' if paired else 'pairwise'}"
         _assert_close(v_batched, v_single, what + ": value")
         _assert_close(g_batched, g_single, what + ": gradient")
