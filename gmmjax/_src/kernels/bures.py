@@ -132,7 +132,8 @@ def bures_cost(p: GMM, q: GMM) -> jax.Array:
 
     (Chen, Georgiou & Tannenbaum 2019, closed form of §II.A.) One square root per component,
     one nuclear norm per pair (Newton–Schulz for ``d >= 3``, on CPU only up to
-    :data:`NS_MAX_D_CPU` and one SVD per pair above, see :data:`NUCLEAR_NORM_METHOD`; closed
+    :data:`NS_MAX_D_CPU` and one SVD per pair above, or for fewer than 128 pairs in all, see
+    :data:`NUCLEAR_NORM_METHOD` and :mod:`gmmjax._src.math.polar`; closed
     forms for ``d <= 2``); diagonal pairs :math:`\\sum_l(\\sigma_{il}-\\sigma_{jl})^2`
     with no matrices. Clamped at 0.
     """
