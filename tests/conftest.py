@@ -28,9 +28,11 @@ DTYPE = jnp.float64 if X64 else jnp.float32
 
 needs_x64 = pytest.mark.skipif(not X64, reason="needs JAX_ENABLE_X64=1")
 
-# Tests whose subject does not depend on the default precision (explicit float32 inputs, the
-# command line's argument and file handling, subprocess hang checks, device sharding) run in
-# one of the two runs of ``make test`` only; every public function is still tested in both.
+# Modules whose subject does not depend on the default precision run in one of the two runs
+# of ``make test`` (each says why with its ``pytestmark``): explicit float32 inputs, JAX
+# transformations, checked mode, hang checks, the command line, sharding, LAPACK batch
+# bounds, the mathematical properties, collections against single pairs. Every public
+# function is still tested in both precisions by the module of its kernel.
 only_float32_run = pytest.mark.skipif(X64, reason="precision-independent: in the float32 run")
 only_float64_run = pytest.mark.skipif(not X64, reason="precision-independent: in the float64 run")
 
@@ -59,6 +61,16 @@ def random_gmm_arrays(
     else:
         c = np.stack([random_spd(rng, d, cond) * rng.uniform(0.3, 2.0) for _ in range(k)])
     return w, m, c
+
+
+def pytest_collection_modifyitems(config, items):
+    """Docstring examples run once, in the default precision (the float32 run)."""
+    if not X64:
+        return
+    skip = pytest.mark.skip(reason="docstring examples run in the float32 (default) run")
+    for item in items:
+        if type(item).__name__ == "DoctestItem":
+            item.add_marker(skip)
 
 
 def _memory_mappings() -> tuple[int, int] | None:

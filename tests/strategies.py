@@ -71,6 +71,12 @@ def mixture_specs(
 
 @st.composite
 def mixture_pairs(draw: st.DrawFn, count: int = 2, **kwargs) -> tuple[MixtureSpec, ...]:
-    """``count`` mixtures of one shared dimension."""
+    """``count`` mixtures of one shared dimension and one covariance kind.
+
+    One kind per draw keeps the number of distinct programs the examples compile small;
+    pairs of a diagonal and a full mixture are tested against references by the kernels'
+    modules (``test_overlap.py``, ``test_batch.py``, ``test_bures.py``, ``test_kl.py``).
+    """
     d = draw(st.integers(1, kwargs.pop("max_dim", 3)))
+    kwargs.setdefault("diagonal", draw(st.booleans()))
     return tuple(draw(mixture_specs(d=d, **kwargs)) for _ in range(count))

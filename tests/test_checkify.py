@@ -6,10 +6,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import DTYPE, tol
+from conftest import DTYPE, only_float32_run, tol
 from jax.experimental import checkify
 
 import gmmjax as gj
+
+# Checked mode wraps the same value rules in either precision (tests/test_bad_inputs.py runs
+# the rules in both): checked once, in the default (float32) run.
+pytestmark = only_float32_run
 
 W = jnp.array([0.5, 0.5], DTYPE)
 M = jnp.array([[0.0, 0.0], [1.0, 1.0]], DTYPE)

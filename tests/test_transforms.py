@@ -14,9 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import DTYPE, random_gmm_arrays, tol
+from conftest import DTYPE, only_float32_run, random_gmm_arrays, tol
 
 import gmmjax as gj
+
+# jit, vmap, grad and retracing do not depend on the precision: checked once, in the default
+# (float32) run; the values of every function are tested in both precisions by its own module.
+pytestmark = only_float32_run
 
 KEY = jax.random.key(0)
 
