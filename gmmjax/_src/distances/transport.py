@@ -41,15 +41,15 @@ def _distance_pair(p: GMM, q: GMM, solver: Solver) -> tuple[OTResult, jax.Array]
     return res, solver.trusted(res, safe_sqrt(res.cost))
 
 
-def _solve(p: GMM, q: GMM, solver: Solver, kernel=_plan_pair) -> Any:
-    """``kernel`` over the checked pair's batch axes (one compiled program); failures raise.
+def _solve(p: GMM, q: GMM, solver: Solver) -> tuple[OTResult, jax.Array]:
+    """The checked pair's OT problems and distances over the batch axes; failures raise.
 
-    ``kernel`` returns an :class:`OTResult`, or a tuple that starts with one.
+    One compiled program, shared by :func:`mw2_plan` and :func:`mw2_distance`.
     """
     check_gmm_pair(p, q)
-    out = map_pairs(kernel, p, q, solver)
-    solver.raise_if_failed(out if isinstance(out, OTResult) else out[0])
-    return out
+    res, distance = map_pairs(_distance_pair, p, q, solver)
+    solver.raise_if_failed(res)
+    return res, distance
 
 
 def mw2_plan(
@@ -95,7 +95,7 @@ def mw2_plan(
         >>> mw2_plan(p, q).tolist()
         [[0.0, 0.5], [0.5, 0.0]]
     """
-    res = _solve(p, q, get_solver(solver, epsilon, max_iter))
+    res, _ = _solve(p, q, get_solver(solver, epsilon, max_iter))
     return (res.plan, res) if return_info else res.plan
 
 
@@ -126,7 +126,7 @@ def mw2_distance(p: GMM, q: GMM, solver="exact", epsilon=None, *, max_iter=None)
         >>> round(float(mw2_distance(p, q)), 6)
         2.0
     """
-    _, distance = _solve(p, q, get_solver(solver, epsilon, max_iter), _distance_pair)
+    _, distance = _solve(p, q, get_solver(solver, epsilon, max_iter))
     return distance
 
 

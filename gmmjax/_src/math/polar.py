@@ -56,7 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._src.math.linalg import svd
+from gmmjax._src.math.matfuncs import polar_factor
 
 __all__ = ["PolarInfo", "nuclear_norm_ns", "polar_ns"]
 
@@ -161,14 +161,13 @@ def _block_size(d: int, n: int) -> int:
 def _polar_blocks(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple:
     """``(X, steps, converged)`` for ``(P, d, d)`` matrices, in cache-sized blocks."""
     n, d = a.shape[0], a.shape[-1]
-    ok = upper > 0
-    upper = jnp.where(ok, upper * (1.0 + 4.0 * d * jnp.finfo(a.dtype).eps), 1.0)
-    lower = jnp.where(ok, lower, 1.0)
     if n == 0:
         return jnp.zeros_like(a), jnp.zeros((), jnp.int32), jnp.ones((), bool)
     if n < _SVD_BELOW_PAIRS and jax.default_backend() == "cpu":
-        u, _, vt = svd(a)
-        return u @ vt, jnp.zeros((), jnp.int32), jnp.ones((), bool)
+        return polar_factor(a), jnp.zeros((), jnp.int32), jnp.ones((), bool)
+    ok = upper > 0
+    upper = jnp.where(ok, upper * (1.0 + 4.0 * d * jnp.finfo(a.dtype).eps), 1.0)
+    lower = jnp.where(ok, lower, 1.0)
     size = _block_size(d, n)
     pair_last = d <= _UNROLL_MAX_D and n >= _UNROLL_MIN_PAIRS
     if size >= n:
