@@ -2,7 +2,7 @@
 
 Errors in files, values or options print one line on stderr (``gmmjax: error: ...``) and exit
 with status 2, without a traceback. So does a missing optional dependency, checked before any
-work is done: ``demo`` and ``fit --plot`` need matplotlib (``pip install 'gmmjax[demo]'``),
+work is done: ``demo`` and ``fit --plot`` need matplotlib (``pip install 'gmmjax[plot]'``),
 reading a ``.joblib`` model needs scikit-learn (``pip install 'gmmjax[sklearn]'``).
 """
 

@@ -301,7 +301,7 @@ def test_demo_without_matplotlib(capsys, tmp_path, without):
     without("matplotlib")
     out = tmp_path / "demo-out"
     code, stdout, err = run_cli(capsys, "demo", "--out", str(out))
-    assert_usage_error(code, err, "gmmjax demo needs matplotlib", "pip install 'gmmjax[demo]'")
+    assert_usage_error(code, err, "gmmjax demo needs matplotlib", "pip install 'gmmjax[plot]'")
     assert stdout == ""
     assert not out.exists()
     # Nothing changed in this process either: the demo's float64 switch comes after the check.
@@ -315,7 +315,7 @@ def test_fit_plot_without_matplotlib(capsys, tmp_path, without):
     model, plot = tmp_path / "m.json", tmp_path / "fit.png"
     args = ["fit", str(data), "--components", "5", "--out", str(model), "--plot", str(plot)]
     code, stdout, err = run_cli(capsys, *args)
-    assert_usage_error(code, err, "--plot needs matplotlib", "pip install 'gmmjax[demo]'")
+    assert_usage_error(code, err, "--plot needs matplotlib", "pip install 'gmmjax[plot]'")
     assert stdout == ""
     assert not model.exists() and not plot.exists()
 

@@ -2,7 +2,7 @@
 
 Every section checks one paper's formulas against an independent computation and writes its
 figures; :func:`run` runs them all into one folder and writes ``report.md`` there.
-matplotlib is required (``pip install 'gmmjax[demo]'``) and checked before anything is done.
+matplotlib is required (``pip install 'gmmjax[plot]'``) and checked before anything is done.
 """
 
 from __future__ import annotations

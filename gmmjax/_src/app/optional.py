@@ -1,7 +1,7 @@
 """Optional dependencies of the command line, checked before any work is done.
 
 The core library needs only JAX, optax, OTT, NumPy and SciPy. Figures need matplotlib
-(``pip install 'gmmjax[demo]'``) and reading a scikit-learn model saved with joblib needs
+(``pip install 'gmmjax[plot]'``) and reading a scikit-learn model saved with joblib needs
 scikit-learn and joblib (``pip install 'gmmjax[sklearn]'``). :func:`require` imports such a
 module or raises :class:`MissingDependencyError`, whose message is one line naming the extra.
 """
@@ -15,7 +15,7 @@ __all__ = ["EXTRAS", "MissingDependencyError", "require"]
 
 EXTRAS: dict[str, tuple[str, str]] = {
     # importable module: (distribution to install, gmmjax extra that brings it)
-    "matplotlib": ("matplotlib", "demo"),
+    "matplotlib": ("matplotlib", "plot"),
     "sklearn": ("scikit-learn", "sklearn"),
     "joblib": ("joblib", "sklearn"),
 }

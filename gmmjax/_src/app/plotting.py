@@ -1,6 +1,6 @@
 """Figures of ``gmmjax demo`` and ``gmmjax fit --plot``, written as PNG files.
 
-matplotlib is optional (``pip install 'gmmjax[demo]'``): it is imported, with the
+matplotlib is optional (``pip install 'gmmjax[plot]'``): it is imported, with the
 non-interactive Agg backend, only when a figure is made, so importing this module never needs it.
 """
 
