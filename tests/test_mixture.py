@@ -150,6 +150,62 @@ def test_sklearn_round_trip(rng, kind):
     np.testing.assert_allclose(back.predict_proba(x), est.predict_proba(x), atol=tol(1e-10, 1e-4))
 
 
+def test_sample_shape_follows_distrax(rng):
+    """``sample_shape`` is an int or a tuple: draws of shape ``(*sample_shape, d)``."""
+    w, m, c = random_gmm_arrays(rng, 2, 3)
+    p, key = as_gmm(w, m, c), jax.random.key(3)
+    assert p.sample(key).shape == (3,)
+    assert p.sample(key, np.int64(4)).shape == (4, 3)
+    assert p.sample(key, (2, 0)).shape == (2, 0, 3)
+    # The same draws as the flat call, in the requested layout.
+    np.testing.assert_array_equal(p.sample(key, (2, 3)), p.sample(key, 6).reshape(2, 3, 3))
+    assert p.component(0).sample(key, (2, 2)).shape == (2, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("shape", "error"),
+    [
+        (-1, ValueError),
+        ((2, -3), ValueError),
+        (2.5, TypeError),
+        (True, TypeError),
+        ("3", TypeError),
+    ],
+)
+def test_sample_shape_errors_name_the_argument(shape, error):
+    p = gj.GMM.univariate([1.0], [0.0], [1.0])
+    with pytest.raises(error, match="sample_shape"):
+        p.sample(jax.random.key(0), shape)
+
+
+@pytest.mark.peer
+def test_sklearn_estimator_errors():
+    pytest.importorskip("sklearn")
+    from sklearn.mixture import GaussianMixture
+
+    with pytest.raises(ValueError, match="not fitted yet; call its fit"):
+        gj.GMM.from_sklearn(GaussianMixture(2))
+    with pytest.raises(TypeError, match="estimator must be a sklearn"):
+        gj.GMM.from_sklearn(np.zeros(3))
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_ott_round_trip(rng, diagonal):
+    """OTT-JAX's GaussianMixture: same log density both ways, also under ``jit``."""
+    w, m, c = random_gmm_arrays(rng, 3, 2, diagonal=diagonal)
+    p = as_gmm(w, m, c)
+    mixture = p.to_ott()
+    x = jnp.asarray(rng.standard_normal((20, 2)), DTYPE)
+    np.testing.assert_allclose(mixture.log_prob(x), p.log_prob(x), rtol=tol(1e-12, 1e-5))
+    back = jax.jit(gj.GMM.from_ott)(mixture)
+    assert not back.is_diagonal
+    np.testing.assert_allclose(back.log_prob(x), p.log_prob(x), rtol=tol(1e-12, 1e-5))
+    np.testing.assert_allclose(back.full_covs(), p.full_covs(), rtol=tol(1e-12, 1e-5))
+    with pytest.raises(TypeError, match="mixture must be an ott"):
+        gj.GMM.from_ott(p)
+
+
 def test_univariate_logits_and_normalize():
     p = gj.GMM.univariate([0.25, 0.75], [0.0, 1.0], [1.0, 4.0])
     assert (p.n_components, p.dim, p.is_diagonal) == (2, 1, True)

@@ -1,6 +1,8 @@
-"""Conversion to and from scikit-learn's ``GaussianMixture`` (an optional dependency).
+"""Conversion to and from scikit-learn's and OTT-JAX's ``GaussianMixture``.
 
-scikit-learn is imported only by :func:`sklearn_estimator`, and only when it is called.
+scikit-learn is an optional dependency, imported only by :func:`sklearn_estimator` and only
+when it is called. OTT-JAX is a dependency of gmmjax; its mixture class is imported lazily too,
+so that importing gmmjax does not load OTT's tools.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["sklearn_estimator", "sklearn_parameters"]
+__all__ = ["ott_mixture", "ott_parameters", "sklearn_estimator", "sklearn_parameters"]
 
 
 def sklearn_parameters(estimator: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -19,8 +21,20 @@ def sklearn_parameters(estimator: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
     become diagonal ``(K, d)``.
 
     Raises:
-        ValueError: for an unknown ``covariance_type``.
+        TypeError: ``estimator`` is not a scikit-learn Gaussian mixture.
+        ValueError: the estimator is not fitted yet, or has an unknown ``covariance_type``.
     """
+    if not hasattr(estimator, "covariance_type") or not hasattr(estimator, "fit"):
+        raise TypeError(
+            "estimator must be a sklearn.mixture.GaussianMixture (or BayesianGaussianMixture); "
+            f"got {type(estimator).__name__}"
+        )
+    fitted = ("weights_", "means_", "covariances_")
+    if not all(hasattr(estimator, name) for name in fitted):
+        raise ValueError(
+            f"estimator is a {type(estimator).__name__} that is not fitted yet; call its "
+            "fit(X) first"
+        )
     kind = estimator.covariance_type
     means = np.asarray(estimator.means_)
     k, d = means.shape
@@ -61,3 +75,28 @@ def sklearn_estimator(weights: Any, means: Any, covs: Any) -> Any:
     est.converged_, est.n_iter_, est.lower_bound_ = True, 0, -np.inf
     est.n_features_in_ = means.shape[-1]
     return est
+
+
+def ott_parameters(mixture: Any) -> tuple[Any, Any, Any]:
+    """``(weights, means, covs)`` of an OTT-JAX ``GaussianMixture``, covariances full.
+
+    Raises:
+        TypeError: ``mixture`` is not an OTT-JAX ``GaussianMixture``.
+    """
+    from ott.tools.gaussian_mixture.gaussian_mixture import GaussianMixture
+
+    if not isinstance(mixture, GaussianMixture):
+        raise TypeError(
+            "mixture must be an ott.tools.gaussian_mixture.gaussian_mixture.GaussianMixture; "
+            f"got {type(mixture).__name__}"
+        )
+    return mixture.component_weights, mixture.loc, mixture.covariance
+
+
+def ott_mixture(weights: Any, means: Any, covs: Any) -> Any:
+    """An OTT-JAX ``GaussianMixture`` holding one mixture with full ``(K, d, d)`` covariances."""
+    from ott.tools.gaussian_mixture.gaussian_mixture import GaussianMixture
+
+    return GaussianMixture.from_mean_cov_component_weights(
+        mean=means, cov=covs, component_weights=weights
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,9 +29,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from gmmjax._src.core import rules
-from gmmjax._src.core.checks import is_concrete
+from gmmjax._src.core.checks import is_concrete, sample_shape_tuple
 from gmmjax._src.core.densities import component_log_densities, noise_factor, scale_noise
-from gmmjax._src.core.interop import sklearn_estimator, sklearn_parameters
+from gmmjax._src.core.interop import (
+    ott_mixture,
+    ott_parameters,
+    sklearn_estimator,
+    sklearn_parameters,
+)
 from gmmjax._src.math.numerics import weighted_logsumexp
 
 __all__ = ["GMM", "Gaussian", "float_dtype"]
@@ -184,9 +190,9 @@ class Gaussian(_Shapes):
         """Log density at ``x`` of shape ``(..., d)``; see :meth:`GMM.log_prob`."""
         return self.as_gmm().log_prob(x)
 
-    def sample(self, key: jax.Array, n: int) -> jax.Array:
-        """``n`` samples, shape ``(n, d)``; see :meth:`GMM.sample`."""
-        return self.as_gmm().sample(key, n)
+    def sample(self, key: jax.Array, sample_shape: int | Sequence[int] = ()) -> jax.Array:
+        """Samples of shape ``(*sample_shape, d)``; see :meth:`GMM.sample`."""
+        return self.as_gmm().sample(key, sample_shape)
 
     def __repr__(self) -> str:
         kind = "diagonal" if self.is_diagonal else "full"
@@ -311,8 +317,38 @@ class GMM(_Shapes):
 
         ``full`` and ``tied`` covariances become full ``(K, d, d)``; ``diag`` and ``spherical``
         become diagonal ``(K, d)``.
+
+        Raises:
+            TypeError: ``estimator`` is not a scikit-learn Gaussian mixture.
+            ValueError: the estimator is not fitted yet.
         """
         return cls(*sklearn_parameters(estimator))
+
+    @classmethod
+    def from_ott(cls, mixture: Any) -> GMM:
+        """Convert an OTT-JAX ``ott.tools.gaussian_mixture.gaussian_mixture.GaussianMixture``.
+
+        The covariances become full ``(K, d, d)`` matrices. The values are checked like any
+        constructor input when they are concrete.
+
+        Raises:
+            TypeError: ``mixture`` is not an OTT-JAX ``GaussianMixture``.
+
+        Example:
+            >>> p = GMM.univariate([0.25, 0.75], [-1.0, 1.0], [0.5, 2.0])
+            >>> GMM.from_ott(p.to_ott()).covs.shape
+            (2, 1, 1)
+        """
+        return cls(*ott_parameters(mixture))
+
+    def to_ott(self) -> Any:
+        """An OTT-JAX ``GaussianMixture`` with these parameters (unbatched GMMs only).
+
+        OTT stores full covariances, so diagonal variances are embedded. OTT's class is a
+        pytree, so the conversion also works under ``jit``.
+        """
+        self._require_single("to_ott")
+        return ott_mixture(self.weights, self.means, self.full_covs())
 
     def to_sklearn(self) -> Any:
         """A ``sklearn.mixture.GaussianMixture`` with these parameters (unbatched GMMs only).
@@ -422,19 +458,32 @@ class GMM(_Shapes):
         factor = noise_factor(self.covs, self.is_diagonal)[:, None]
         return self.means[:, None, :] + scale_noise(factor, eps, self.is_diagonal)
 
-    def sample(self, key: jax.Array, n: int) -> jax.Array:
-        """``n`` samples from the mixture, shape ``(n, d)``.
+    def sample(self, key: jax.Array, sample_shape: int | Sequence[int] = ()) -> jax.Array:
+        """Draws from the mixture, shape ``(*sample_shape, d)``.
 
         Components are drawn with probabilities ``weights``; the draw within a component is
         reparameterised (differentiable in means and covariances, not in the weights).
+
+        Args:
+            key: a JAX PRNG key.
+            sample_shape: an int ``n`` (``n`` draws, shape ``(n, d)``) or a tuple of sizes,
+                as in distrax, numpyro and TensorFlow Probability; ``()`` draws one point of
+                shape ``(d,)``. One compiled program per total number of draws.
+
+        Raises:
+            TypeError: ``sample_shape`` is not an int or a tuple of ints.
+            ValueError: a size in ``sample_shape`` is negative.
 
         Example:
             >>> p = GMM.univariate([0.5, 0.5], [-1.0, 1.0], [0.1, 0.1])
             >>> p.sample(jax.random.key(0), 5).shape
             (5, 1)
+            >>> p.sample(jax.random.key(0), (2, 3)).shape
+            (2, 3, 1)
         """
         self._require_single("sample")
-        return _sample(self, key, n)
+        shape = sample_shape_tuple("sample_shape", sample_shape)
+        return _sample(self, key, math.prod(shape)).reshape(*shape, self.dim)
 
     def _points(self, x: Any) -> jax.Array:
         """``x`` in this mixture's dtype, checked to be ``(..., d)``."""
