@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import X64, only_float64_run
@@ -48,6 +51,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def assert_usage_error(code: int, err: str, *fragments: str) -> None:
+    """A file or value error: exit 2 and exactly one line on stderr, no traceback."""
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -55,6 +59,13 @@ def assert_usage_error(code: int, err: str, *fragments: str) -> None:
     assert "Traceback" not in err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def assert_syntax_error(code: int, err: str, *fragments: str) -> None:
+    """A malformed command line: the command's usage, then one error line; exit 2."""
+    usage, _, last = err.strip().rpartition("\n")
+    assert usage.startswith("usage: gmmjax"), err
+    assert_usage_error(code, last, *fragments)
 
 
 @pytest.mark.parametrize("metric", ["l2", "cs", "kl"])
@@ -197,35 +208,35 @@ def test_error_bad_npz(capsys, files, tmp_path):
 def test_error_unknown_metric(capsys, files):
     a, b = files
     code, _, err = run_cli(capsys, "distance", str(a), str(b), "--metric", "hellinger")
-    assert_usage_error(code, err, "invalid choice", "hellinger")
+    assert_syntax_error(code, err, "invalid choice", "hellinger")
 
 
 def test_error_unknown_option(capsys, files):
     a, b = files
     code, _, err = run_cli(capsys, "distance", str(a), str(b), "--frobnicate")
-    assert_usage_error(code, err, "unrecognized arguments")
+    assert_syntax_error(code, err, "unrecognized arguments")
 
 
 def test_error_unknown_command(capsys):
     code, _, err = run_cli(capsys, "transmogrify")
-    assert_usage_error(code, err, "invalid choice")
+    assert_syntax_error(code, err, "invalid choice")
 
 
 def test_error_no_command(capsys):
     code, _, err = run_cli(capsys)
-    assert_usage_error(code, err, "required")
+    assert_syntax_error(code, err, "required")
 
 
 def test_error_non_positive_epsilon(capsys, files):
     a, b = files
     code, _, err = run_cli(capsys, "distance", str(a), str(b), "--epsilon", "0")
-    assert_usage_error(code, err, "--epsilon must be > 0")
+    assert_usage_error(code, err, "--epsilon must be a finite number > 0")
 
 
 def test_error_epsilon_not_a_number(capsys, files):
     a, b = files
     code, _, err = run_cli(capsys, "distance", str(a), str(b), "--epsilon", "abc")
-    assert_usage_error(code, err, "invalid float value")
+    assert_syntax_error(code, err, "invalid float value")
 
 
 @pytest.mark.parametrize(
@@ -242,7 +253,7 @@ def test_error_bad_data_file(capsys, tmp_path, content, fragment):
 
 @pytest.mark.parametrize(
     ("flag", "value", "fragment"),
-    [("--components", "0", "--components"), ("--t", "-1", "--t"), ("--steps", "0", "--steps")],
+    [("--t", "-1", "--t"), ("--t", "nan", "--t"), ("--steps", "0", "--steps")],
 )
 def test_error_bad_fit_values(capsys, tmp_path, flag, value, fragment):
     data = tmp_path / "data.npy"
@@ -268,7 +279,7 @@ def test_fit_writes_a_model(capsys, tmp_path):
 
 def test_error_fit_missing_out(capsys, tmp_path):
     code, _, err = run_cli(capsys, "fit", str(tmp_path / "x.npy"), "--components", "3")
-    assert_usage_error(code, err, "--out")
+    assert_syntax_error(code, err, "--out")
 
 
 def test_entry_point_subprocess_error_has_no_traceback(tmp_path):
@@ -365,3 +376,206 @@ def test_demo_sections_name_the_papers():
     assert all("seed" not in title for title in titles)
     for author in ("You (2021)", "Hershey & Olsen (2007)", "Chen, Georgiou", "Lu et al. (2023)"):
         assert any(author in title for title in titles), author
+
+
+# ---------------------------------------------------------------- checked before any work
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "data.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((200, 2)))
+    return path
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Fail the test if a fit starts: every check must come before it."""
+
+    def fit_started(*args, **kwargs):
+        raise AssertionError("the fit started before the arguments were checked")
+
+    monkeypatch.setattr(gj, "fit_weights", fit_started)
+
+
+def folder_state(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--out", "{tmp}/missing_dir/model.json"], "folder {tmp}/missing_dir does not exist"),
+        (["--out", "{tmp}/model.txt"], "must end in .json or .npz"),
+        (["--out", "{tmp}"], "must end in .json or .npz"),
+        (["--out", "{tmp}/m.json", "--plot", "{tmp}/missing_dir/p.png"], "--plot"),
+        (["--out", "{tmp}/m.json", "--plot", "{tmp}/p.gif"], "must end in .png or .pdf or .svg"),
+        (["--out", "{tmp}/m.json", "--components", "101"], "= 10,201 components; at most 10,000"),
+        (["--out", "{tmp}/m.json", "--components", "3,4,5"], "3 counts for 2-D data"),
+    ],
+)
+def test_fit_checks_outputs_before_the_fit(capsys, tmp_path, data_file, no_fit, extra, fragment):
+    """Each mistake: exit 2, one line, within a fraction of a second, no file created."""
+    before = folder_state(tmp_path)
+    args = ["fit", str(data_file), "--components", "4", "--steps", "5"]
+    args += [a.format(tmp=tmp_path) for a in extra]
+    start = time.perf_counter()
+    code, out, err = run_cli(capsys, *args)
+    assert time.perf_counter() - start < 1.0
+    assert_usage_error(code, err, fragment.format(tmp=tmp_path))
+    assert out == ""
+    assert folder_state(tmp_path) == before
+    assert not (tmp_path / "missing_dir").exists()
+
+
+def test_fit_components_per_axis_limit_names_the_grid(capsys, tmp_path, no_fit):
+    """50 per axis in 5-D is 3e8 components: refused, with the grid spelt out."""
+    data = tmp_path / "five.npy"
+    np.save(data, np.random.default_rng(0).standard_normal((50, 5)))
+    code, _, err = run_cli(capsys, "fit", str(data), "--components", "50", "--out", "m.json")
+    assert_usage_error(code, err, "50 x 50 x 50 x 50 x 50 = 312,500,000 components")
+
+
+@pytest.mark.parametrize("command", ["fit", "distance"])
+def test_directory_as_input_says_so(capsys, tmp_path, files, no_fit, command):
+    a, _ = files
+    if command == "fit":
+        args = ["fit", str(tmp_path), "--components", "4", "--out", str(tmp_path / "m.json")]
+    else:
+        args = ["distance", str(a), str(tmp_path)]
+    code, _, err = run_cli(capsys, *args)
+    assert_usage_error(code, err, "is a directory, not a")
+
+
+def test_weights_not_summing_to_one_suggest_normalize(capsys, files, tmp_path):
+    a, _ = files
+    heavy = tmp_path / "heavy.json"
+    heavy.write_text(json.dumps({**GMM_A, "weights": [0.8, 1.2]}))
+    code, _, err = run_cli(capsys, "distance", str(a), str(heavy))
+    assert_usage_error(code, err, "weights must sum to 1", "--normalize")
+    assert "normalize=True" not in err
+    code, out, _ = run_cli(capsys, "distance", str(a), str(heavy), "--normalize", "--json")
+    assert code == 0
+    p = load_gmm(a)
+    q = gj.GMM(np.array([0.4, 0.6]), p.means, p.covs)
+    assert json.loads(out)["value"] == pytest.approx(float(gj.l2_distance(p, q)), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--solver", "sinkhorn"], "--solver applies only to --metric mw2"),
+        (["--epsilon", "0.1"], "--epsilon applies only to --metric mw2"),
+        (["--metric", "mw2", "--epsilon", "0.1"], "--epsilon applies only to --solver sinkhorn"),
+        (["--kl-method", "mc"], "--kl-method applies only to --metric kl"),
+    ],
+)
+def test_options_that_do_not_apply_warn(capsys, files, extra, fragment):
+    a, b = files
+    code, out, err = run_cli(capsys, "distance", str(a), str(b), *extra)
+    assert code == 0
+    assert err.startswith(f"gmmjax: warning: {fragment}") and err.count("\n") == 1
+    assert float(out) >= 0.0
+
+
+def test_distance_json_reports_the_solver(capsys, files):
+    a, b = files
+    code, out, err = run_cli(capsys, "distance", str(a), str(b), "--metric", "mw2", "--json")
+    assert code == 0 and err == ""
+    result = json.loads(out)
+    assert result["converged"] is True and result["n_iters"] >= 0
+    expected = gj.mw2_distance(load_gmm(a), load_gmm(b))
+    assert result["value"] == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_distance_kl_method(capsys, files):
+    a, b = files
+    args = ["distance", str(a), str(b), "--metric", "kl", "--kl-method", "upper_bound", "--json"]
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0
+    expected = gj.kl_divergence(load_gmm(a), load_gmm(b), method="upper_bound")
+    assert json.loads(out) == {"metric": "kl", "method": "upper_bound", "value": float(expected)}
+
+
+def test_version_and_bare_command(capsys):
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"gmmjax {gj.__version__}"
+    code, _, err = run_cli(capsys)
+    assert_syntax_error(code, err, "required: command")
+    assert "{demo,distance,fit}" in err
+
+
+def test_fit_progress_on_stderr_and_quiet(capsys, tmp_path, data_file):
+    out = tmp_path / "m.json"
+    args = ["fit", str(data_file), "--components", "3", "--steps", "20", "--out", str(out)]
+    code, stdout, err = run_cli(capsys, *args, "--json")
+    assert code == 0
+    summary = json.loads(stdout)  # stdout holds the result only
+    assert summary["n_components"] == 9 and summary["written"] == str(out)
+    assert "fitting 9 weights to 200 points in 2-D" in err
+    assert err.count("fit_weights step") == 10 and "/20" in err
+    code, stdout, err = run_cli(capsys, *args, "--quiet")
+    assert code == 0 and err == ""
+
+
+# ---------------------------------------------------------------- outputs are never lost
+def test_failed_plot_leaves_the_previous_model(capsys, monkeypatch, tmp_path, data_file):
+    pytest.importorskip("matplotlib")
+    model, plot = tmp_path / "model.json", tmp_path / "fit.png"
+    model.write_text('{"previous": true}\n')
+
+    def plot_fails(path, x, gmm):
+        path.write_bytes(b"partial")
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(cli.plotting, "plot_fit", plot_fails)
+    before = folder_state(tmp_path)
+    args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
+    code, _, err = run_cli(capsys, *args, "--out", str(model), "--plot", str(plot))
+    assert_usage_error(code, err, "No space left on device")
+    assert folder_state(tmp_path) == before  # no partial file, no temporary left behind
+
+
+def test_interrupted_write_leaves_the_previous_model(capsys, monkeypatch, tmp_path, data_file):
+    model = tmp_path / "model.json"
+    model.write_text('{"previous": true}\n')
+
+    def interrupted(gmm, path):
+        path.write_text('{"weights": [0.1')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.io, "save_gmm", interrupted)
+    before = folder_state(tmp_path)
+    args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
+    code, _, err = run_cli(capsys, *args, "--out", str(model))
+    assert code == 130 and err.strip() == "gmmjax: interrupted"
+    assert folder_state(tmp_path) == before
+
+
+def test_non_finite_fit_is_an_error(capsys, monkeypatch, tmp_path, data_file):
+    model = tmp_path / "model.json"
+    model.write_text('{"previous": true}\n')
+    fit = gj.fit_weights
+
+    def nan_fit(*args, **kwargs):
+        result = fit(*args, **kwargs)
+        weights = jnp.full_like(result.gmm.weights, jnp.nan)
+        gmm = gj.GMM._unchecked(weights, result.gmm.means, result.gmm.covs)
+        return dataclasses.replace(result, gmm=gmm)
+
+    monkeypatch.setattr(gj, "fit_weights", nan_fit)
+    before = folder_state(tmp_path)
+    args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
+    code, _, err = run_cli(capsys, *args, "--out", str(model))
+    assert_usage_error(code, err, "non-finite weights", "nothing was written")
+    assert folder_state(tmp_path) == before
+
+
+def test_replaced_model_keeps_its_permissions(capsys, tmp_path, data_file):
+    model = tmp_path / "model.json"
+    model.write_text("{}")
+    model.chmod(0o640)
+    args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
+    code, _, _ = run_cli(capsys, *args, "--out", str(model))
+    assert code == 0
+    assert load_gmm(model).n_components == 9
+    assert model.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "model.json"]

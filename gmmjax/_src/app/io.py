@@ -24,6 +24,7 @@ comma- or whitespace-separated, an optional header line.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,31 @@ class InputError(ValueError):
     """A file or value given on the command line cannot be used (reported in one line)."""
 
 
-def _gmm_from_arrays(source: str, weights: Any, means: Any, covs: Any) -> GMM:
+def check_input_file(path: str | Path, what: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it names a readable file.
+
+    Raises:
+        InputError: the path does not exist, is a directory, or cannot be read.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a {what} file")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: not readable (permission denied)")
+    return path
+
+
+def _gmm_from_arrays(
+    source: str, weights: Any, means: Any, covs: Any, normalize: bool = False
+) -> GMM:
     try:
-        return GMM(np.asarray(weights, float), np.asarray(means, float), np.asarray(covs, float))
+        arrays = [np.asarray(a, float) for a in (weights, means, covs)]
+        return GMM(*arrays, normalize=normalize)
     except (ValueError, TypeError) as err:
-        raise InputError(f"{source}: not a valid GMM: {err}") from None
+        message = str(err).replace("GMM(..., normalize=True) or GMM.from_logits", "--normalize")
+        raise InputError(f"{source}: not a valid GMM: {message}") from None
 
 
 def require_reader(path: str | Path) -> None:
@@ -59,12 +80,15 @@ def require_reader(path: str | Path) -> None:
             require(module, f"reading {path.name}")
 
 
-def load_gmm(path: str | Path) -> GMM:
-    """Read a GMM from a JSON, NPZ or joblib file (schema in the module docstring)."""
-    path = Path(path)
+def load_gmm(path: str | Path, normalize: bool = False) -> GMM:
+    """Read a GMM from a JSON, NPZ or joblib file (schema in the module docstring).
+
+    Args:
+        path: the file.
+        normalize: divide the weights by their sum instead of requiring it to be 1.
+    """
+    path = check_input_file(path, "GMM")
     require_reader(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:
@@ -73,11 +97,11 @@ def load_gmm(path: str | Path) -> GMM:
             raise InputError(f"{path}: not valid JSON ({err})") from None
         if not isinstance(data, dict):
             raise InputError(f"{path}: expected a JSON object with weights, means, covs")
-        return _gmm_from_dict(str(path), data)
+        return _gmm_from_dict(str(path), data, normalize)
     if suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as data:
-                return _gmm_from_dict(str(path), {k: data[k] for k in data.files})
+                return _gmm_from_dict(str(path), {k: data[k] for k in data.files}, normalize)
         except (OSError, ValueError) as err:
             if isinstance(err, InputError):
                 raise
@@ -87,7 +111,7 @@ def load_gmm(path: str | Path) -> GMM:
     raise InputError(f"{path}: unknown GMM file type {suffix!r} (use .json, .npz or .joblib)")
 
 
-def _gmm_from_dict(source: str, data: dict[str, Any]) -> GMM:
+def _gmm_from_dict(source: str, data: dict[str, Any], normalize: bool = False) -> GMM:
     missing = [k for k in ("weights", "means", "covs") if k not in data]
     if missing:
         raise InputError(f"{source}: missing field(s) {', '.join(missing)}")
@@ -98,7 +122,7 @@ def _gmm_from_dict(source: str, data: dict[str, Any]) -> GMM:
         arrays = [np.asarray(data[k], dtype=float) for k in ("weights", "means", "covs")]
     except (ValueError, TypeError) as err:
         raise InputError(f"{source}: fields must be numeric arrays ({err})") from None
-    return _gmm_from_arrays(source, *arrays)
+    return _gmm_from_arrays(source, *arrays, normalize=normalize)
 
 
 def _gmm_from_sklearn_file(path: Path) -> GMM:
@@ -138,9 +162,7 @@ def save_gmm(gmm: GMM, path: str | Path) -> None:
 
 def load_data(path: str | Path) -> np.ndarray:
     """Read samples from ``.npy`` or ``.csv``/``.txt``; returns a finite ``(n, d)`` array."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    path = check_input_file(path, "data")
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":

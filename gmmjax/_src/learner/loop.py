@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -181,9 +182,16 @@ def _held_out_loss(judge: _Judge | None, n_levels: int, dtype: Any) -> Callable:
 
 
 # --------------------------------------------------------------------------- loop
-def _log_line(step: Any, loss: Any, held_out: Any) -> None:
-    line = f"fit_weights step {int(step):6d}  loss {float(loss): .6f}"
-    print(f"{line}  held-out {float(held_out): .6f}", flush=True)
+_LOG_CLOCK = [0.0]  # when step 0 of the running loop was logged
+
+
+def _log_line(step: Any, loss: Any, held_out: Any, *, total: int) -> None:
+    """Print one progress line: step, losses and the seconds since step 0 (host callback)."""
+    now = time.perf_counter()
+    if int(step) == 0:
+        _LOG_CLOCK[0] = now
+    line = f"fit_weights step {int(step):6d}/{total}  loss {float(loss): .6f}"
+    print(f"{line}  held-out {float(held_out): .6f}  {now - _LOG_CLOCK[0]:7.2f} s", flush=True)
 
 
 def _keep_better(
@@ -220,7 +228,12 @@ def _scan(
         if log_every:
             jax.lax.cond(
                 step % log_every == 0,
-                lambda: jax.debug.callback(_log_line, step, jnp.min(value), jnp.min(val)),
+                lambda: jax.debug.callback(
+                    functools.partial(_log_line, total=schedule.steps),
+                    step,
+                    jnp.min(value),
+                    jnp.min(val),
+                ),
                 lambda: None,
             )
         updates, opt_state = optimizer.update(grad, carry.opt_state, carry.logits)
