@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.gmmjax-installed
 # so that every process the Makefile starts is covered.
 export XLA_FLAGS ?= --xla_cpu_enable_concurrency_optimized_scheduler=false
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean check-install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gmmjax tests benchmarks notebooks/src
 	$(VENV)/bin/ruff format --check gmmjax tests benchmarks notebooks/src
+
+# Build the wheel, install it alone in a new venv, check the extras' messages and py.typed/LICENSE.
+check-install:
+	tools/check_install.sh
 
 clean:
 	rm -rf $(VENV) gmmjax-demo .pytest_cache .ruff_cache
