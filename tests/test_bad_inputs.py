@@ -27,6 +27,11 @@ G = gj.Gaussian(np.zeros(2), np.eye(2))
 G3 = gj.Gaussian(np.zeros(3), np.ones(3))
 
 
+def _unfitted_sklearn() -> Any:
+    mixture = pytest.importorskip("sklearn.mixture")
+    return mixture.GaussianMixture(2)
+
+
 def covs_with(entry: Any) -> np.ndarray:
     c = C.copy()
     c[1] = entry
@@ -207,6 +212,43 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         ValueError,
         r"^gmms\[0\] must be a single GMM; got batch_shape \(1,\)",
     ),
+    # --- what the constructor refuses outright
+    (
+        "means None",
+        lambda: gj.GMM(W, None, C),
+        TypeError,
+        r"^means must be a numeric array; got None",
+    ),
+    (
+        "ragged means",
+        lambda: gj.GMM(W, [[0.0, 0.0], [1.0]], C),
+        ValueError,
+        r"^means must be a rectangular array",
+    ),
+    (
+        "complex means",
+        lambda: gj.GMM(W, M + 1j, C),
+        TypeError,
+        r"^means must be real; got complex",
+    ),
+    (
+        "float16 parameters",
+        lambda: gj.GMM(W.astype(np.float16), M.astype(np.float16), C.astype(np.float16)),
+        TypeError,
+        r"^weights has dtype float16: half precision is not supported",
+    ),
+    (
+        "bfloat16 parameters",
+        lambda: gj.GMM(jnp.asarray(W, jnp.bfloat16), M, C),
+        TypeError,
+        r"^weights has dtype bfloat16: half precision is not supported",
+    ),
+    (
+        "unfitted sklearn estimator",
+        lambda: gj.GMM.from_sklearn(_unfitted_sklearn()),
+        ValueError,
+        r"^estimator is a GaussianMixture that is not fitted yet; call its fit\(X\) first",
+    ),
     # --- densities and sampling
     (
         "log_prob with wrong x dim",
@@ -219,6 +261,18 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         lambda: gj.stack([P, P]).sample(jax.random.key(0), 3),
         ValueError,
         r"sample needs a single GMM",
+    ),
+    (
+        "sample with a negative size",
+        lambda: P.sample(jax.random.key(0), -1),
+        ValueError,
+        r"^sample_shape must hold sizes >= 0; got -1",
+    ),
+    (
+        "sample with a float size",
+        lambda: P.sample(jax.random.key(0), 2.5),
+        TypeError,
+        r"^sample_shape must be an int or a tuple of ints; got 2.5",
     ),
     (
         "to_sklearn of a batch",
@@ -353,6 +407,18 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         lambda: gj.mw2_distance(P, Q, solver="exact_host", epsilon=0.1),
         ValueError,
         r"epsilon is only used by entropic solvers",
+    ),
+    (
+        "pairwise of an empty collection",
+        lambda: gj.pairwise_distances(gj.stack([P, P])[:0], gj.stack([P])),
+        ValueError,
+        r"^ps is an empty collection \(batch size 0\)",
+    ),
+    (
+        "pairwise callable returning a vector",
+        lambda: gj.pairwise_distances(gj.stack([P]), metric=lambda p, q: p.weights),
+        ValueError,
+        r"^metric must return a scalar for one pair of mixtures; it returned shape \(2,\)",
     ),
     (
         "unknown pairwise metric",

@@ -294,3 +294,13 @@ def test_repr_mentions_shape(rng):
     p = as_gmm(*random_gmm_arrays(rng, 3, 2))
     assert "n_components=3" in repr(p) and "dim=2" in repr(p)
     assert "Gaussian(dim=2" in repr(gj.Gaussian(jnp.zeros(2), jnp.ones(2)))
+
+
+def test_normalize_huge_and_tiny_weights():
+    """The sum of float32 weights near the largest float must not overflow to [0, 0]."""
+    big = np.array([3e38, 3e38], np.float32)
+    p = gj.GMM(big, np.zeros((2, 1), np.float32), np.ones((2, 1), np.float32), normalize=True)
+    np.testing.assert_array_equal(p.weights, [0.5, 0.5])
+    small = np.array([1e-30, 3e-30], DTYPE)
+    q = gj.GMM(small, np.zeros((2, 1), DTYPE), np.ones((2, 1), DTYPE), normalize=True)
+    np.testing.assert_allclose(q.weights, [0.25, 0.75], rtol=tol(1e-15, 1e-7))

@@ -42,22 +42,49 @@ from gmmjax._src.math.numerics import weighted_logsumexp
 __all__ = ["GMM", "Gaussian", "float_dtype"]
 
 
+_HALF_PRECISION = (jnp.float16, jnp.bfloat16)
+
+
 def float_dtype(*arrays: Any) -> jnp.dtype:
+    """The floating dtype parameters are stored in: the arrays' common dtype, floats only.
+
+    Integers and booleans become the default float dtype (float32, or float64 with x64).
+    """
     dtype = jnp.result_type(*arrays)
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
     return dtype
 
 
+def _as_array(a: Any, name: str) -> jax.Array:
+    """``a`` as a real, numeric JAX array, or a ``TypeError``/``ValueError`` naming ``name``."""
+    if a is None:
+        raise TypeError(f"{name} must be a numeric array; got None")
+    try:
+        arr = jnp.asarray(a)
+    except TypeError as err:
+        raise TypeError(f"{name} must be a numeric array; got {a!r:.80}") from err
+    except ValueError as err:
+        if "inhomogeneous" in str(err) or "sequence" in str(err):
+            raise ValueError(
+                f"{name} must be a rectangular array; its nested lists have different lengths"
+            ) from None
+        raise TypeError(f"{name} must be a numeric array; got {a!r:.80}") from err
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating):
+        raise TypeError(f"{name} must be real; got {arr.dtype} (complex values are not supported)")
+    if not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == jnp.bool_):
+        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+    if arr.dtype in _HALF_PRECISION:
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}: half precision is not supported (the log densities "
+            "and covariance factorisations need at least float32); cast with .astype(jnp.float32)"
+        )
+    return arr
+
+
 def _as_float(*arrays: Any, names: Sequence[str] = ()) -> list[jax.Array]:
-    converted = []
-    for i, a in enumerate(arrays):
-        try:
-            converted.append(jnp.asarray(a))
-        except TypeError as err:
-            name = names[i] if i < len(names) else "argument"
-            raise TypeError(f"{name} must be a numeric array; got {a!r:.80}") from err
-    arrays = converted
+    names = [names[i] if i < len(names) else "argument" for i in range(len(arrays))]
+    arrays = [_as_array(a, name) for a, name in zip(arrays, names, strict=True)]
     dtype = float_dtype(*arrays)
     return [a.astype(dtype) for a in arrays]
 
@@ -71,7 +98,7 @@ def _check_weights(weights: jax.Array, normalize: bool) -> None:
         rules.raise_eagerly("weights", weights, rules.weight_rules(weights))
         return
     rules.raise_eagerly("weights", weights, (rules.FINITE,))
-    w = np.asarray(weights)
+    w = np.asarray(weights, np.float64)  # the sum of huge float32 weights must not overflow
     if np.any(w < 0) or np.any(w.sum(axis=-1) <= 0):
         raise ValueError("normalize=True needs weights >= 0 with a positive sum")
 
@@ -268,6 +295,10 @@ class GMM(_Shapes):
             rules.raise_eagerly("means", means, (rules.FINITE,))
             _check_covs(covs, diagonal=covs.ndim == means.ndim)
         if normalize:
+            # Scaled by a power of two first (exact), so that the largest weight lies in
+            # [0.5, 1): the sum cannot overflow and the division stays in the normal range.
+            _, exponent = jnp.frexp(jnp.max(weights, axis=-1, keepdims=True))
+            weights = jnp.ldexp(weights, -exponent)
             weights = weights / jnp.sum(weights, axis=-1, keepdims=True)
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "means", means)

@@ -120,6 +120,8 @@ def _check_collection(name: str, g: Any) -> None:
             f"{name} must be a collection with exactly one batch axis (use gmmjax.stack); "
             f"got batch_shape {g.batch_shape}"
         )
+    if g.batch_shape[0] == 0:
+        raise ValueError(f"{name} is an empty collection (batch size 0); it needs >= 1 mixture")
 
 
 def _resolve_metric(metric: Any) -> str | Callable[..., Any]:
@@ -171,7 +173,18 @@ def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs) -> tu
     static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in traced))
     block_size = _check_block_size(block_size, ps.dim)
     plan = _Plan(metric, static, tuple(traced), block_size, unroll_max_dim, _resolve_mesh(sharding))
+    if callable(metric):
+        _check_callable_result(plan, ps[0], qs[0], tuple(traced.values()))
     return ps, qs, plan, tuple(traced.values())
+
+
+def _check_callable_result(plan: _Plan, p: GMM, q: GMM, traced: tuple) -> None:
+    """A callable metric must map one pair of mixtures to a scalar (checked by shape only)."""
+    out = jax.eval_shape(plan.pair_kernel(traced), p, q)
+    shape = getattr(out, "shape", None)
+    if shape != ():
+        got = f"shape {shape}" if shape is not None else type(out).__name__
+        raise ValueError(f"metric must return a scalar for one pair of mixtures; it returned {got}")
 
 
 # --------------------------------------------------------------------------- overlap path

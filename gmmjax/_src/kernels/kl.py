@@ -45,21 +45,45 @@ def _kl_from_factors(
     diag0: bool,
     diag1: bool,
 ) -> jax.Array:
-    """KL between two single Gaussians given ``F_0`` and ``(F_1, F_1^{-1})`` (``Sigma = FF^T``)."""
+    """KL between two single Gaussians given ``F_0`` and ``(F_1, F_1^{-1})`` (``Sigma = FF^T``).
+
+    With the lower-triangular :math:`A = F_1^{-1} F_0` (diagonal :math:`a_i`) and
+    :math:`z = F_1^{-1}(\\mu_1 - \\mu_0)`, the closed form (jojonki 2018, eq. 4) is written
+    as a sum of non-negative terms,
+
+    .. math::
+        D_{KL} = \\tfrac12\\Big(\\sum_i \\big(a_i^2 - 1 - \\log a_i^2\\big)
+            + \\sum_{i>j} A_{ij}^2 + \\|z\\|^2\\Big),
+
+    since :math:`\\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0) = \\|A\\|_F^2` and
+    :math:`\\log\\det\\Sigma_1 - \\log\\det\\Sigma_0 = -\\sum_i\\log a_i^2`. Each term is computed
+    without cancellation (``u - log1p(u)``), so the value is never negative and is accurate
+    near :math:`D_{KL} = 0`, where the textbook form loses everything to round-off.
+    """
     f1, f1_inv = f1
-    d = m0.shape[-1]
     diff = m1 - m0
     if diag0 and diag1:
-        ratio = (f0 / f1) ** 2
-        return 0.5 * jnp.sum(ratio + (diff / f1) ** 2 - 1.0 - jnp.log(ratio))
+        a = f0 / f1
+        return 0.5 * jnp.sum(_excess(a**2) + (diff / f1) ** 2)
     l0 = jnp.diag(f0) if diag0 else f0
     if diag1:
-        trace = jnp.sum((l0 / f1[:, None]) ** 2)
-        maha = jnp.sum((diff / f1) ** 2)
+        a = l0 / f1[:, None]
+        z = diff / f1
     else:
-        trace = jnp.sum((f1_inv @ l0) ** 2)
-        maha = jnp.sum((f1_inv @ diff) ** 2)
-    return 0.5 * (trace + maha - d + _logdet(f1, diag1) - _logdet(f0, diag0))
+        a = f1_inv @ l0
+        z = f1_inv @ diff
+    below = jnp.tril(a, -1)
+    diagonal = jnp.diagonal(a)
+    return 0.5 * (jnp.sum(_excess(diagonal**2)) + jnp.sum(below**2) + jnp.sum(z**2))
+
+
+def _excess(x: jax.Array) -> jax.Array:
+    r""":math:`x - 1 - \log x \ge 0` for :math:`x > 0`, as ``u - log1p(u)`` with ``u = x - 1``.
+
+    ``log1p`` is correctly rounded and below ``u``, so the difference is never negative.
+    """
+    u = x - 1.0
+    return u - jnp.log1p(u)
 
 
 def gaussian_kl(g0: Gaussian, g1: Gaussian) -> jax.Array:
