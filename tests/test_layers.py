@@ -29,6 +29,7 @@ LAYERS = (
 )
 TOP_LEVEL = {"gmmjax": "public", "gmmjax.targets": "public", "gmmjax.cli": "cli"}
 TOP_LEVEL["gmmjax.__main__"] = "cli"
+TOP_LEVEL["gmmjax.plot"] = "app"  # public, but built on the optional-dependency check of app
 
 
 def _module_name(path: Path) -> str:

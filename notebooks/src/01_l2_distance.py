@@ -16,6 +16,7 @@ import numpy as np
 from scipy import integrate, stats
 
 import gmmjax as gj
+import gmmjax.plot as gplot
 
 # %% [markdown]
 # ## 1-D: closed form vs adaptive quadrature
@@ -46,12 +47,13 @@ assert abs(closed - quad) / quad < 1e-8
 A, B, C = gj.gaussian_overlap(p, p), gj.gaussian_overlap(q, q), gj.gaussian_overlap(p, q)
 print("A =\n", np.asarray(A), "\nB =\n", np.asarray(B), "\nC =\n", np.asarray(C))
 x = np.linspace(-4, 5, 500)
+fig, ax = plt.subplots(figsize=(7, 4))
+gplot.density_1d(p, x, ax=ax, label="p")
+gplot.density_1d(q, x, ax=ax, label="q")
 fp, fq = np.asarray(p.prob(x[:, None])), np.asarray(q.prob(x[:, None]))
-plt.plot(x, fp, label="p")
-plt.plot(x, fq, label="q")
-plt.fill_between(x, (fp - fq) ** 2, alpha=0.4, label="$(p-q)^2$")
-plt.legend()
-plt.title(f"L2(P, Q) = {float(gj.l2_distance(p, q)):.5f}")
+ax.fill_between(x, (fp - fq) ** 2, alpha=0.4, label="$(p-q)^2$")
+ax.legend()
+ax.set_title(f"L2(P, Q) = {float(gj.l2_distance(p, q)):.5f}")
 # %% [markdown]
 # ## 2-D: closed form vs a fine grid
 
@@ -73,6 +75,11 @@ grid = integrate.simpson(integrate.simpson(diff2, x=axis), x=axis)
 closed2 = float(gj.l2_distance_squared(P, Q))
 print(f"closed {closed2:.12f} grid {grid:.12f} rel. error {abs(closed2 - grid) / grid:.1e}")
 assert abs(closed2 - grid) / grid < 1e-8
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for ax, g, name in zip(axes, (P, Q), ("P", "Q"), strict=True):
+    gplot.contours_2d(g, ax=ax, bounds=(-4, 4), n=120)
+    ax.set_title(name)
+fig.tight_layout()
 
 # %% [markdown]
 # ## Why log space: dimension 128

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import gmmjax as gj
+import gmmjax.plot as gplot
 
 x = np.linspace(-1.2, 1.2, 2001)
 
@@ -67,6 +68,7 @@ assert np.all(np.array(d_vals) >= np.array(w_vals) - 1e-4)
 plt.plot(deltas, d_vals, label="d")
 plt.plot(deltas, w_vals, label="$W_2$")
 plt.xlabel("Δ")
+plt.ylabel("distance between $\\mu_0$ and $\\mu_1$")
 plt.legend()
 plt.title("Fig. 1: d vs $W_2$")
 # %% [markdown]
@@ -81,7 +83,7 @@ mu0 = gj.GMM.univariate([0.5, 0.5], [0.5, 0.1], [0.01, 0.05])
 mu1 = gj.GMM.univariate([0.5, 0.5], [0.0, -0.35], [0.02, 0.02])
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for g, name in ((mu0, "$\\mu_0$"), (mu1, "$\\mu_1$")):
-    axes[0].plot(x, pdf(g), label=name)
+    gplot.density_1d(g, x, ax=axes[0], label=name)
 axes[0].legend()
 axes[0].set_title("Fig. 2: marginals")
 q0, q1 = quantile_function(mu0, u), quantile_function(mu1, u)
@@ -92,15 +94,21 @@ for t in times:
     axes[1].plot(0.5 * (edges[1:] + edges[:-1]), hist + 4 * t, color="C1", lw=1)
     axes[1].plot(x, pdf(gj.geodesic(mu0, mu1, t)) + 4 * t, color="k", lw=1)
 axes[1].set_title("Fig. 3: OMT interpolation (orange) vs eq. 11 (black), offset by t")
+axes[1].set_xlabel("x")
+axes[1].set_ylabel("density + 4 t")
+
+# %% [markdown]
+# Fig. 4: the geodesic is a mixture whose components move along the optimal coupling of the
+# components of $\mu_0$ and $\mu_1$. Left, the coupling (line width: the plan's mass);
+# right, the mixture at five times with its weighted components (dashed).
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 4))
-for t in times:
-    mid = gj.geodesic(mu0, mu1, t)
-    for k in np.flatnonzero(np.asarray(mid.weights) > 0):
-        comp = gj.GMM.univariate([1.0], mid.means[k], mid.covs[k])
-        ax.plot(x, float(mid.weights[k]) * pdf(comp) + 4 * t, color=f"C{k % 4}", lw=1)
-ax.set_title("Fig. 4: the Gaussian components of the geodesic")
+fig, ax = plt.subplots(figsize=(5, 3))
+gplot.coupling(mu0, mu1, gj.mw2_plan(mu0, mu1), ax=ax, labels=("$\\mu_0$", "$\\mu_1$"))
+ax.set_title("the optimal coupling of the components")
+axes = gplot.geodesic_strip(mu0, mu1, 5, components=True)
+axes[0].figure.suptitle("Fig. 4: the geodesic and its weighted components")
+axes[0].figure.tight_layout()
 d01 = float(gj.mw2_distance(mu0, mu1))
 for s, t in ((0.0, 0.3), (0.2, 0.9), (0.5, 1.0)):
     dst = float(gj.mw2_distance(gj.geodesic(mu0, mu1, s), gj.geodesic(mu0, mu1, t)))
@@ -122,23 +130,25 @@ mu0 = gj.GMM(
 mu1 = gj.GMM(
     [0.5, 0.5], [[0.0, -1.5], [0.5, 1.5]], [[[0.5, 0.0], [0.0, 0.1]], [[0.1, 0.0], [0.0, 0.3]]]
 )
-grid = np.linspace(-3, 3, 120)
-gx, gy = np.meshgrid(grid, grid)
-pts = np.stack([gx.ravel(), gy.ravel()], -1)
 n = 1500
 xs = np.asarray(mu0.sample(jax.random.key(0), n))
 ys = np.asarray(mu1.sample(jax.random.key(1), n))
 plan = ot.emd(np.full(n, 1 / n), np.full(n, 1 / n), ot.dist(xs, ys))
 match = plan.argmax(axis=1)
-fig, axes = plt.subplots(2, 5, figsize=(18, 7))
-for i, t in enumerate(np.linspace(0, 1, 5)):
-    particles = (1 - t) * xs + t * ys[match]
-    axes[0, i].hist2d(particles[:, 0], particles[:, 1], bins=50, range=[[-3, 3], [-3, 3]])
+times = np.linspace(0, 1, 5)
+frames = [(1 - t) * xs + t * ys[match] for t in times]
+edges = np.linspace(-3, 3, 51)
+peak = max(np.histogram2d(*f.T, bins=[edges, edges])[0].max() for f in frames)
+fig, axes = plt.subplots(2, 5, figsize=(18, 7.5), layout="constrained")
+for i, (t, particles) in enumerate(zip(times, frames, strict=True)):
+    *_, image = axes[0, i].hist2d(*particles.T, bins=[edges, edges], vmin=0, vmax=peak)
     axes[0, i].set_title(f"OMT (Fig. 6), t = {t:.2f}")
-    dens = np.asarray(gj.geodesic(mu0, mu1, t).prob(pts)).reshape(gx.shape)
-    axes[1, i].contourf(gx, gy, dens, levels=20)
-    axes[1, i].set_title(f"eq. 11 (Fig. 7), t = {t:.2f}")
-fig.tight_layout()
+    axes[0, i].set_xlabel("$x_1$")
+    axes[0, i].set_ylabel("$x_2$")
+fig.colorbar(image, ax=axes[0], label="particles per bin")
+gplot.geodesic_strip(mu0, mu1, 5, axes=axes[1], n=120, levels=20)
+for ax in axes[1]:
+    ax.set_title(f"eq. 11 (Fig. 7), {ax.get_title()}")
 
 # %% [markdown]
 # ## Figs. 8–10 — barycenters of three 1-D mixtures
@@ -153,15 +163,16 @@ mus = [
     gj.GMM.univariate([0.5, 0.5], [0.4, -0.45], [0.025, 0.021]),
 ]
 fig, axes = plt.subplots(1, 3, figsize=(18, 4))
-for g, c in zip(mus, ("C0", "C1", "C2"), strict=True):
-    axes[0].plot(x, pdf(g), color=c)
+for i, g in enumerate(mus):
+    gplot.density_1d(g, x, ax=axes[0], label=f"$\\mu_{i + 1}$")
+axes[0].legend()
 axes[0].set_title("Fig. 8: marginals")
 for ax, lam, fig_no in ((axes[1], [1 / 3, 1 / 3, 1 / 3], 9), (axes[2], [0.25, 0.25, 0.5], 10)):
     bary, info = gj.mw2_barycenter(mus, lam, return_info=True)
     quantiles = sum(l * quantile_function(g, u) for l, g in zip(lam, mus, strict=True))
     hist, edges = np.histogram(quantiles, bins=400, range=(-1.2, 1.2), density=True)
     ax.plot(0.5 * (edges[1:] + edges[:-1]), hist, color="C1", label="OMT barycenter")
-    ax.plot(x, pdf(bary), color="k", label="ours (eq. 19)")
+    gplot.density_1d(bary, x, ax=ax, color="k", label="ours (eq. 19)")
     ax.legend()
     ax.set_title(
         f"Fig. {fig_no}: λ = {np.round(lam, 3).tolist()}, eq. 17 objective {float(info.cost):.4f}"

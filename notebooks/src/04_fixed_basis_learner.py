@@ -20,11 +20,11 @@
 # %%
 import time
 
-import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
 import gmmjax
+import gmmjax.plot as gplot
 from gmmjax.targets import GAUSSIAN, MIXED, RandomTarget
 
 # %% [markdown]
@@ -46,6 +46,8 @@ for ax, (name, tg) in zip(axes, targets.items(), strict=True):
     ax.hist(x, bins=120, density=True, color="0.85", label="5,000 samples")
     ax.plot(grid, tg.pdf(grid), "k", lw=2, label="target density")
     ax.set_title(name)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
     ax.legend()
 fig.tight_layout()
 
@@ -62,9 +64,7 @@ for ax, (name, tg) in zip(axes, targets.items(), strict=True):
     basis = gmmjax.grid_basis(x, n, t)
     grid = np.linspace(x.min(), x.max(), 1200)
     ax.plot(grid, tg.pdf(grid), "k", lw=2, label="target")
-    ax.plot(
-        grid, np.exp(np.asarray(basis.log_prob(grid[:, None]))), label="initial GMM (uniform π)"
-    )
+    gplot.density_1d(basis, grid, ax=ax, label="initial GMM (uniform π)")
     r = float(basis.means[1, 0] - basis.means[0, 0])
     ax.set_title(f"{name}: r = {r:.3f}, σ = {t:g} r")
     ax.legend()
@@ -102,8 +102,7 @@ for ax, (name, tg) in zip(axes, targets.items(), strict=True):
     grid = np.linspace(x.min(), x.max(), 1200)
     ax.plot(grid, tg.pdf(grid), "k", lw=2.5, label="target")
     for label, g in fits.items():
-        dens = np.exp(np.asarray(g.log_prob(jnp.asarray(grid, g.dtype)[:, None])))
-        ax.plot(grid, dens, lw=1.2, label=f"{label}: DIL {dil(g, tg, centers):.4f}")
+        gplot.density_1d(g, grid, ax=ax, lw=1.2, label=f"{label}: DIL {dil(g, tg, centers):.4f}")
     ax.set_title(name)
     ax.legend(fontsize=8)
 fig.tight_layout()
@@ -124,6 +123,7 @@ ax.plot(np.asarray(res.history), label="training NLL")
 ax.plot(np.asarray(res.validation_history), label="held-out NLL")
 ax.axvline(res.best_step, color="0.5", ls="--")
 ax.set_xlabel("step")
+ax.set_ylabel("negative log-likelihood")
 ax.set_yscale("log")
 ax.legend()
 # %% [markdown]
@@ -144,18 +144,8 @@ for row, kinds in enumerate((GAUSSIAN, MIXED)):
         a1 = gmmjax.paper_algorithm1(x, n, tt)
         ax = axes[row, col]
         ax.plot(grid, tg.pdf(grid), "k", lw=2)
-        ax.plot(
-            grid,
-            np.exp(np.asarray(a1.log_prob(grid[:, None]))),
-            lw=1,
-            label=f"Alg. 1 {dil(a1, tg, centers):.3f}",
-        )
-        ax.plot(
-            grid,
-            np.exp(np.asarray(g.log_prob(grid[:, None]))),
-            lw=1,
-            label=f"ours {dil(g, tg, centers):.3f}",
-        )
+        gplot.density_1d(a1, grid, ax=ax, lw=1, label=f"Alg. 1 {dil(a1, tg, centers):.3f}")
+        gplot.density_1d(g, grid, ax=ax, lw=1, label=f"ours {dil(g, tg, centers):.3f}")
         ax.set_title(f"σ = {tt:g} r")
         ax.legend(fontsize=7)
 fig.tight_layout()

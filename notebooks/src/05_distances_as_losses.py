@@ -18,6 +18,7 @@ import numpy as np
 import optax
 
 import gmmjax as gj
+import gmmjax.plot as gplot
 
 teacher = gj.GMM(
     [0.4, 0.3, 0.2, 0.1],
@@ -72,17 +73,18 @@ losses = {
 fits = {name: fit(fn) for name, fn in losses.items()}
 
 # %%
-axis = np.linspace(-4, 4, 150)
-xx, yy = np.meshgrid(axis, axis)
-pts = np.stack([xx.ravel(), yy.ravel()], -1)
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
 for ax, (name, (gmm, history)) in zip(axes[:-1], fits.items(), strict=True):
-    ax.contour(xx, yy, np.asarray(teacher.prob(pts)).reshape(xx.shape), colors="k", alpha=0.4)
-    ax.contour(xx, yy, np.asarray(gmm.prob(pts)).reshape(xx.shape), cmap="viridis")
-    ax.set_title(name)
+    box = {"bounds": (-4, 4), "n": 150, "filled": False}
+    gplot.contours_2d(teacher, ax=ax, colors="k", alpha=0.4, **box)
+    gplot.contours_2d(gmm, ax=ax, cmap="viridis", colorbar_label="student density", **box)
+    ax.set_title(f"{name} (teacher in grey)")
     axes[3].semilogy(history - history.min() + 1e-12, label=name)
 axes[3].set_title("loss - min")
+axes[3].set_xlabel("step")
+axes[3].set_ylabel("loss - min (log scale)")
 axes[3].legend()
+fig.tight_layout()
 for name, (gmm, _) in fits.items():
     print(
         f"{name:<24} L2 to teacher {float(gj.l2_distance(gmm, teacher)):.4f}  "

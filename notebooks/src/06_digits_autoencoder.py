@@ -22,6 +22,7 @@ import optax
 from sklearn.datasets import load_digits
 
 import gmmjax
+import gmmjax.plot as gplot
 
 digits = load_digits()
 images = (digits.data / 16.0).astype(np.float32)  # (1797, 64) in [0, 1]
@@ -91,6 +92,8 @@ latent = np.asarray(encode(params, jnp.asarray(images)))
 fig, ax = plt.subplots(figsize=(6, 5))
 sc = ax.scatter(latent[:, 0], latent[:, 1], c=labels, cmap="tab10", s=5)
 fig.colorbar(sc, ax=ax, label="digit")
+ax.set_xlabel("$z_1$")
+ax.set_ylabel("$z_2$")
 ax.set_title("2-D latent codes")
 # %% [markdown]
 # ## One fixed-basis mixture per class
@@ -112,17 +115,22 @@ print(
     f"10 class mixtures of {class_gmms[0].n_components} components in {time.perf_counter() - start:.1f} s"
 )
 
-fig, axes = plt.subplots(2, 5, figsize=(13, 5))
+fig, axes = plt.subplots(2, 5, figsize=(17, 6), layout="constrained")
 for c, ax in zip(range(10), axes.ravel(), strict=True):
     z = latent[labels == c]
-    g = class_gmms[c]
-    lo, hi = z.min(0) - 0.5, z.max(0) + 0.5
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 80), np.linspace(lo[1], hi[1], 80))
-    dens = np.exp(np.asarray(g.log_prob(jnp.asarray(np.stack([gx, gy], -1), g.dtype))))
-    ax.contourf(gx, gy, dens, levels=12, cmap="Blues")
-    ax.scatter(z[:, 0], z[:, 1], s=2, c="k")
+    bounds = (z.min(0) - 0.5, z.max(0) + 0.5)
+    gplot.contours_2d(
+        class_gmms[c],
+        ax=ax,
+        bounds=bounds,
+        n=80,
+        levels=12,
+        cmap="Blues",
+        samples=z,
+        xlabel="$z_1$",
+        ylabel="$z_2$",
+    )
     ax.set_title(f"digit {c}")
-fig.tight_layout()
 
 # %% [markdown]
 # ## New digits

@@ -10,6 +10,7 @@ writes its figure into ``out_dir`` and returns rows ``(quantity, value, seconds)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,8 @@ import numpy as np
 from scipy import integrate, stats
 
 import gmmjax as gj
-from gmmjax._src.app.plotting import contour, density, figure, grid_2d
+from gmmjax._src.app.draw import contours_2d, density, density_1d, grid_2d
+from gmmjax._src.app.plotting import figure
 from gmmjax._src.app.report import Row, timed
 
 __all__ = ["example_mixtures", "run_kl", "run_l2"]
@@ -108,17 +110,28 @@ def run_l2(out_dir: Path) -> list[Row]:
 def _plot_l2(path: Path, pair_1d: tuple[gj.GMM, gj.GMM], pair_2d: tuple[gj.GMM, gj.GMM]) -> None:
     title = "L2 distance between Gaussian mixtures (You 2021)"
     with figure(path, title=title, ncols=2, figsize=(10, 4)) as axes:
-        x = np.linspace(-4, 5, 600)
-        fp, fq = (density(g, x) for g in pair_1d)
-        axes[0].plot(x, fp, label="p")
-        axes[0].plot(x, fq, label="q")
-        axes[0].fill_between(x, (fp - fq) ** 2, alpha=0.4, label="(p - q)^2")
-        axes[0].set_title(f"1-D: L2 = {float(gj.l2_distance(*pair_1d)):.4f}")
-        axes[0].legend()
-        grid = grid_2d(-4.0, 4.5, 200)
-        for g, color in zip(pair_2d, ("C0", "C1"), strict=True):
-            contour(axes[1], g, grid, colors=color)
-        axes[1].set_title(f"2-D: L2 = {float(gj.l2_distance(*pair_2d)):.4f} (p blue, q orange)")
+        _plot_l2_1d(axes[0], *pair_1d)
+        _plot_l2_2d(axes[1], *pair_2d)
+
+
+def _plot_l2_1d(ax: Any, p: gj.GMM, q: gj.GMM) -> None:
+    """Both densities and the squared difference whose integral is L2^2."""
+    x = np.linspace(-4, 5, 600)
+    for g, name in ((p, "p"), (q, "q")):
+        density_1d(g, x, ax=ax, label=name)
+    ax.fill_between(x, (density(p, x) - density(q, x)) ** 2, alpha=0.4, label="$(p - q)^2$")
+    ax.set_title(f"1-D: L2 = {float(gj.l2_distance(p, q)):.4f}")
+    ax.legend()
+
+
+def _plot_l2_2d(ax: Any, p: gj.GMM, q: gj.GMM) -> None:
+    """Line contours of both densities; colour names the mixture, so no colorbar."""
+    for g, name, color in ((p, "p", "C0"), (q, "q", "C1")):
+        contours_2d(g, ax=ax, bounds=(-4.0, 4.5), n=200, filled=False, levels=6, colors=color)
+        ax.plot([], [], color=color, label=name)  # contour sets have no legend entry
+    ax.set_title(f"2-D: L2 = {float(gj.l2_distance(p, q)):.4f}")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right")
 
 
 def run_kl(out_dir: Path) -> list[Row]:
@@ -143,17 +156,75 @@ def run_kl(out_dir: Path) -> list[Row]:
         value, seconds = timed(kl, p, q, method)
         values[method] = float(value)
         rows.append((f"KL(P||Q) mixtures, {method}", f"{float(value):.6f}", seconds))
-    values["mc"] = float(gj.kl_divergence(p, q, "mc", jax.random.key(1), n_samples=100_000))
-    rows.append(("KL(P||Q) mixtures, Monte Carlo (1e5/comp.)", f"{values['mc']:.6f}", 0.0))
-    _plot_kl(Path(out_dir) / "kl_mixtures.png", values)
+    mc, se = _kl_monte_carlo(p, q, jax.random.key(1), 100_000)
+    rows.append(("KL(P||Q) mixtures, Monte Carlo (1e5/comp.)", f"{mc:.6f}", 0.0))
+    rows.append(("KL(P||Q) mixtures, Monte Carlo standard error", f"{se:.6f}", 0.0))
+    _plot_kl(Path(out_dir) / "kl_mixtures.png", values, mc, se)
     return rows
 
 
-def _plot_kl(path: Path, values: dict[str, float]) -> None:
-    with figure(path, figsize=(6, 3.5)) as ax:
-        names = list(values)
-        ax.bar(names, [values[n] for n in names], color=["C2", "C0", "C3", "C7"][: len(names)])
-        ax.axhline(values["mc"], color="k", ls="--", lw=1, label="Monte Carlo")
-        ax.set_ylabel("KL(P || Q)")
-        ax.set_title("Mixture KL: Hershey & Olsen (2007), Durrieu et al. (2012) bounds")
-        ax.legend()
+def _kl_monte_carlo(p: gj.GMM, q: gj.GMM, key: jax.Array, n: int) -> tuple[float, float]:
+    """gmmjax's Monte Carlo KL and its standard error, from the same draws.
+
+    The estimator averages ``log p - log q`` over ``n`` draws of every component and weights the
+    averages, so its variance is ``sum_k w_k^2 Var_k / n``.
+    """
+    value = float(gj.kl_divergence(p, q, "mc", key, n_samples=n))
+    draws = p.component_sample(key, n)  # the draws kl_divergence(..., "mc", key) makes
+    log_ratio = np.asarray(p.log_prob(draws) - q.log_prob(draws), np.float64)
+    weights = np.asarray(p.weights, np.float64)
+    variance = np.sum(weights**2 * log_ratio.var(axis=1, ddof=1)) / n
+    return value, float(np.sqrt(variance))
+
+
+_KL_LABELS = {
+    "lower_bound": "lower bound\n(Durrieu et al.)",
+    "variational": "variational\n(Hershey & Olsen)",
+    "upper_bound": "upper bound\n(Durrieu et al.)",
+}
+
+
+def _plot_kl(path: Path, values: dict[str, float], mc: float, se: float) -> None:
+    """Bars for the closed-form estimators, Monte Carlo once as a point with a 2 s.e. bar.
+
+    KL is never negative, so a negative lower bound is vacuous: its bar is left at 0 and its
+    value written there instead of stretching the scale below 0.
+    """
+    title = "Mixture KL: Hershey & Olsen (2007), Durrieu et al. (2012) bounds"
+    with figure(path, title=title, figsize=(6.8, 4.0)) as ax:
+        names = list(_KL_LABELS)
+        heights = [max(values[name], 0.0) for name in names]
+        ax.bar(range(len(names)), heights, width=0.6, color=["C2", "C0", "C3"])
+        for i, name in enumerate(names):
+            note = f"{values[name]:.3f}" + ("\n< 0: vacuous" if values[name] < 0 else "")
+            ax.annotate(
+                note,
+                (i, heights[i]),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
+        ax.errorbar(
+            len(names),
+            mc,
+            yerr=2 * se,
+            fmt="o",
+            color="k",
+            capsize=6,
+            label="Monte Carlo ± 2 s.e.",
+        )
+        ax.annotate(
+            f"{mc:.3f}",
+            (len(names), mc),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+        )
+        ax.set_xticks(range(len(names) + 1), [*(_KL_LABELS[n] for n in names), "Monte Carlo"])
+        ax.set_ylim(0.0, 1.2 * max(*heights, mc + 2 * se))
+        ax.set_xlabel("estimator")
+        ax.set_ylabel("KL(P || Q) [nats]")
+        ax.legend(loc="upper left")

@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import gmmjax as gj
-from gmmjax._src.app.plotting import density, figure
+from gmmjax._src.app.draw import density_1d
+from gmmjax._src.app.plotting import figure
 from gmmjax._src.app.report import Row, timed
 from gmmjax.targets import MIXED, RandomTarget
 
@@ -53,8 +54,6 @@ def _plot(path: Path, target: RandomTarget, x: np.ndarray, fits: dict[str, gj.GM
     with figure(path, figsize=(9, 4)) as ax:
         ax.plot(grid, target.pdf(grid), color="black", lw=2, label="target")
         for name, gmm in fits.items():
-            ax.plot(grid, density(gmm, grid), lw=1.2, label=name)
-        ax.set_xlabel("x")
-        ax.set_ylabel("density")
+            density_1d(gmm, grid, ax=ax, lw=1.2, label=name)
         ax.set_title("Lu et al. (2023): 200-component grid basis, sigma = 2r, 5,000 points")
         ax.legend()

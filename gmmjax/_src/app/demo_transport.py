@@ -17,7 +17,8 @@ import numpy as np
 from scipy import stats
 
 from gmmjax import GMM, geodesic, mw2_barycenter, mw2_distance, stack
-from gmmjax._src.app.plotting import contour, density, figure, grid_2d
+from gmmjax._src.app.draw import density_1d, geodesic_strip, readable_ticks
+from gmmjax._src.app.plotting import figure
 from gmmjax._src.app.report import Row, timed
 
 __all__ = ["run"]
@@ -87,7 +88,8 @@ def _fig1(out_dir: pathlib.Path) -> list[Row]:
     with figure(out_dir / "fig1_d_vs_w2.png", dpi=120, figsize=(4.5, 3.2)) as ax:
         ax.plot(deltas, d, label="$d$ (mixture OT, eq. 10)")
         ax.plot(deltas, w2, "--", label="$W_2$ (quantile functions)")
-        ax.set_xlabel(r"$\Delta$")
+        ax.set_xlabel(r"$\Delta$ (half the distance between the two means of $\mu_1$)")
+        ax.set_ylabel(r"distance between $\mu_0$ and $\mu_1$")
         ax.legend()
         ax.set_title(rf"{TITLE}, Fig. 1: $d$ vs $W_2$", fontsize=9)
     rows = [
@@ -108,36 +110,29 @@ def _vb_mixtures() -> tuple[GMM, GMM]:
     return mu0, mu1
 
 
-def _plot_geodesic_1d(
-    path: pathlib.Path, mu0: GMM, mu1: GMM, along: GMM, times: np.ndarray
-) -> None:
-    x = np.linspace(-1.0, 1.0, 600)
+def _plot_geodesic_1d(path: pathlib.Path, mu0: GMM, mu1: GMM, times: np.ndarray) -> None:
+    """Top row: the mixture geodesic and its weighted components; bottom: standard OMT."""
     u = _u_grid(3000)
     q0, q1 = _quantiles(mu0, u), _quantiles(mu1, u)
-    title = f"{TITLE}, §V.B: a 1-D geodesic"
-    with figure(path, title=title, dpi=120, ncols=3, figsize=(12, 3.4), sharey=True) as axes:
-        for i, t in enumerate(times):
+    title = f"{TITLE}, §V.B: a 1-D geodesic (Figs. 3-4)"
+    size = (2.6 * len(times), 5.2)
+    layout = {"nrows": 2, "ncols": len(times), "sharex": True, "sharey": True}
+    with figure(path, title=title, dpi=120, figsize=size, **layout) as axes:
+        geodesic_strip(mu0, mu1, times, axes=axes[0], components=True, n=600, xlabel="")
+        axes[0, 0].set_ylabel("mixture geodesic\n(eq. 11) density")
+        for ax, t in zip(axes[1], times, strict=True):
             xs, rho = _displacement_density([q0, q1], np.array([1 - t, t]), [mu0, mu1])
-            axes[0].plot(xs, rho, label=f"t={t:.2f}")
-            g = along[i]
-            axes[1].plot(x, density(g, x), label=f"t={t:.2f}")
-            for k in range(g.n_components):
-                w = float(g.weights[k])
-                if w > 0:
-                    axes[2].plot(x, w * density(g.component(k).as_gmm(), x), color=f"C{i}")
-        axes[0].set_title("standard OMT interpolation (Fig. 3)")
-        axes[1].set_title("mixture geodesic, eq. 11 (Fig. 3)")
-        axes[2].set_title("its weighted components (Fig. 4)")
-        axes[0].legend(fontsize=7)
-        for ax in axes:
-            ax.set_xlim(-1, 1)
+            ax.plot(xs, rho, color="C1")
+            ax.set_xlabel("x")
+        axes[1, 0].set_ylabel("standard OMT\ninterpolation density")
+        axes[0, 0].set_xlim(-1.0, 1.0)
 
 
 def _geodesic_1d(out_dir: pathlib.Path) -> list[Row]:
     mu0, mu1 = _vb_mixtures()
     times = np.linspace(0.0, 1.0, 5)
     along, secs = _geodesic_path(mu0, mu1, times)
-    _plot_geodesic_1d(out_dir / "geodesic_1d.png", mu0, mu1, along, times)
+    _plot_geodesic_1d(out_dir / "geodesic_1d.png", mu0, mu1, times)
     d01 = float(mw2_distance(mu0, mu1))
     half = float(mw2_distance(mu0, along[2]))
     return [
@@ -159,15 +154,12 @@ def _geodesic_2d(out_dir: pathlib.Path) -> list[Row]:
         [[[0.15, 0.0], [0.0, 0.40]], [[0.35, 0.15], [0.15, 0.20]]],
     )
     times = np.linspace(0.0, 1.0, 5)
-    along, secs = _geodesic_path(mu0, mu1, times)
-    grid = grid_2d(-3.0, 3.5, 120)
+    _, secs = _geodesic_path(mu0, mu1, times)
     title = f"{TITLE}: a 2-D mixture geodesic (eq. 11, cf. Fig. 7)"
-    size = (3 * len(times), 3)
-    with figure(out_dir / "geodesic_2d.png", title=title, ncols=len(times), figsize=size) as axes:
-        for i, (ax, t) in enumerate(zip(axes, times, strict=True)):
-            contour(ax, along[i], grid, levels=8)
-            ax.set_title(f"t={t:.2f}")
-            ax.set_aspect("equal")
+    size = (2.8 * len(times) + 1.0, 3.4)
+    path = out_dir / "geodesic_2d.png"
+    with figure(path, title=title, ncols=len(times), figsize=size, layout="constrained") as axes:
+        geodesic_strip(mu0, mu1, times, axes=axes, n=120, levels=8)
     d01 = float(mw2_distance(mu0, mu1))
     return [
         ("Geodesic 2-D: d(mu0, mu1), 4 components/time", f"{d01:.6f}", secs),
@@ -182,8 +174,9 @@ def _barycenter_panel(ax: Any, fig_no: int, gmms: list[GMM], quantiles: list, la
     x = np.linspace(-1.0, 1.0, 600)
     xs, rho = _displacement_density(quantiles, lam, gmms)
     ax.plot(xs, rho, "--", label="standard OMT")
-    ax.plot(x, density(bary, x), label="mixture barycenter (eq. 19)")
+    density_1d(bary, x, ax=ax, label="mixture barycenter (eq. 19)")
     ax.set_xlim(-1, 1)
+    readable_ticks(ax, 4)
     shown = np.round(lam, 2).tolist()
     ax.set_title(f"Fig. {fig_no}: lambda = {shown}")
     ax.legend(fontsize=7)
@@ -206,7 +199,9 @@ def _barycenters(out_dir: pathlib.Path) -> list[Row]:
     path = out_dir / "barycenters.png"
     with figure(path, title=title, dpi=120, ncols=3, figsize=(12, 3.4)) as axes:
         for i, g in enumerate(gmms):
-            axes[0].plot(x, density(g, x), label=f"$\\mu_{i + 1}$")
+            density_1d(g, x, ax=axes[0], label=f"$\\mu_{i + 1}$")
+        axes[0].set_xlim(-1, 1)
+        readable_ticks(axes[0], 4)
         axes[0].set_title("inputs (Fig. 8)")
         axes[0].legend(fontsize=7)
         rows = [

@@ -210,8 +210,8 @@ def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
 def log_l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
     """:math:`\\log L_2^2(P,Q)`, finite wherever :func:`l2_distance_squared` would under/overflow.
 
-    ``-inf`` when ``P = Q`` (to round-off). Same formula as :func:`l2_distance_squared` (seed
-    000), kept in log space.
+    ``-inf`` when ``P = Q`` (to round-off). Same formula as :func:`l2_distance_squared` (You
+    2021), kept in log space.
     """
     return _overlap_distance("log_l2_squared", p, q)
 
