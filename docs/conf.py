@@ -41,7 +41,7 @@ import gmmjax  # noqa: E402
 
 project = "gmmjax"
 author = "the gmmjax authors"
-copyright = "the gmmjax authors"  # noqa: A001
+copyright = "the gmmjax authors"
 release = version = gmmjax.__version__
 
 extensions = [

@@ -46,6 +46,10 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\\(big|Big|bigg|Bigg)(?![a-zA-Z])\s*"), r"\\\1l"),  # |, \| and the like
     (re.compile(r"\\dots(?![a-zA-Z])"), r"\\ldots"),
     (re.compile(r"\\math(?:rel|bin|op|ord)\{([^{}]*)\}"), r"\1"),
+    # TeX reads one digit as an unbraced argument (\tfrac12 is 1/2, x^12 is x^1 2); the
+    # converter reads a run of digits.
+    (re.compile(r"\\([dt]?frac|[dt]?binom)\s*(\d)\s*(\d)"), r"\\\1{\2}{\3}"),
+    (re.compile(r"([\^_])\s*(\d)(?=\d)"), r"\1{\2}"),
 )
 
 
