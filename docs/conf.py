@@ -53,7 +53,7 @@ extensions = [
     "gmmjax_docs",
 ]
 
-exclude_patterns = ["_build", "images/README*", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
 html_css_files = ["gmmjax.css"]
@@ -71,6 +71,7 @@ autodoc_preserve_defaults = True
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+napoleon_attr_annotations = False  # the annotations would print private module paths
 add_module_names = False
 
 # Markdown pages and notebooks.

@@ -106,7 +106,11 @@ class CliHelp(Directive):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
+        import gmmjax.cli
         from gmmjax.cli import build_parser
+
+        # Re-read the page when the command line changes.
+        self.state.document.settings.record_dependencies.add(gmmjax.cli.__file__)
 
         with _terminal_width(88):
             parser = build_parser()
