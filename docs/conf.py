@@ -9,12 +9,15 @@ Choices:
   converter docutils ships). We looked at the alternatives: sphinxcontrib-katex bundles
   ``katex.min.js`` but loads KaTeX's stylesheet and fonts from a CDN, and MathJax (Sphinx's
   default) is loaded from a CDN too; offline, both leave raw LaTeX or unstyled glyphs on the
-  page. MathML needs no script, font or network in any current browser, adds no dependency,
-  and a formula that cannot be converted fails the build.
+  page. The PyPI packages that bundle MathJax whole are unmaintained and add about 24 MB. MathML
+  needs no script, web font or network in current browsers (Chromium 109+, Firefox, Safari),
+  adds no dependency beyond docutils, and a formula that cannot be converted fails the build.
+  How it looks depends on the reader's math font (``_static/gmmjax.css`` lists the common ones).
 * Notebooks: ``notebooks/*.ipynb`` are stored without outputs. They are copied into
-  ``docs/notebooks/`` (git-ignored) when the build starts and executed by MyST-NB, with a
-  cache under ``docs/_build/`` so that a rebuild re-runs only the notebooks that changed.
-  ``-D nb_execution_mode=off`` skips execution (the API test does that).
+  ``docs/notebooks/`` (git-ignored; copies rather than links, which not every checkout or OS
+  keeps) when the build starts and executed by MyST-NB, with a cache under ``docs/_build/`` so
+  that a rebuild re-runs only the notebooks that changed. ``-D nb_execution_mode=off`` skips
+  execution (the API test does that).
 """
 
 from __future__ import annotations

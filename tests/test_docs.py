@@ -7,6 +7,7 @@ the precision: it runs in the float64 run only.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -16,7 +17,6 @@ import pytest
 from conftest import only_float64_run
 
 import gmmjax
-import gmmjax.targets
 
 pytestmark = only_float64_run
 pytest.importorskip("sphinx")
@@ -58,9 +58,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _public_names() -> list[str]:
-    names = [f"gmmjax.{name}" for name in gmmjax.__all__]
-    names += [f"gmmjax.targets.{name}" for name in gmmjax.targets.__all__]
-    return names
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        from gmmjax_docs import public_modules
+    finally:
+        sys.path.pop(0)
+    modules = public_modules()
+    assert {"gmmjax", "gmmjax.targets"} <= set(modules)
+    return [f"{m}.{name}" for m in modules for name in importlib.import_module(m).__all__]
 
 
 def test_every_public_name_has_a_page(site: Path) -> None:
