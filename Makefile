@@ -1,4 +1,5 @@
 # Two entry points: `make demo` (the main job) and `make test` (the whole suite, both precisions).
+# `make docs` builds the documentation site.
 VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
@@ -9,7 +10,7 @@ STAMP   := $(VENV)/.gmmjax-installed
 # so that every process the Makefile starts is covered.
 export XLA_FLAGS ?= --xla_cpu_enable_concurrency_optimized_scheduler=false
 
-.PHONY: demo test lint install clean check-install
+.PHONY: demo test lint docs install clean check-install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,5 +46,11 @@ lint: $(STAMP)
 check-install:
 	tools/check_install.sh
 
+# The documentation site, docs/_build/html, with warnings as errors. The notebooks are executed
+# during the build and their outputs cached in docs/_build/.jupyter_cache, so a rebuild runs
+# only the notebooks that changed.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) gmmjax-demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) gmmjax-demo .pytest_cache .ruff_cache docs/_build docs/api/generated docs/notebooks
