@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from conftest import X64, only_float64_run
 
 import gmmjax as gj
 from gmmjax import cli
-from gmmjax._src.app import demo
+from gmmjax._src.app import commands, demo
 from gmmjax._src.app.io import load_gmm, save_gmm
 
 # Argument handling and files do not depend on the default precision; the numbers come from
@@ -526,7 +527,7 @@ def test_failed_plot_leaves_the_previous_model(capsys, monkeypatch, tmp_path, da
         path.write_bytes(b"partial")
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(cli.plotting, "plot_fit", plot_fails)
+    monkeypatch.setattr(commands.plotting, "plot_fit", plot_fails)
     before = folder_state(tmp_path)
     args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
     code, _, err = run_cli(capsys, *args, "--out", str(model), "--plot", str(plot))
@@ -542,7 +543,7 @@ def test_interrupted_write_leaves_the_previous_model(capsys, monkeypatch, tmp_pa
         path.write_text('{"weights": [0.1')
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli.io, "save_gmm", interrupted)
+    monkeypatch.setattr(commands.io, "save_gmm", interrupted)
     before = folder_state(tmp_path)
     args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
     code, _, err = run_cli(capsys, *args, "--out", str(model))
@@ -579,3 +580,62 @@ def test_replaced_model_keeps_its_permissions(capsys, tmp_path, data_file):
     assert load_gmm(model).n_components == 9
     assert model.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "model.json"]
+
+
+# ---------------------------------------------------------------- Ctrl-C at any moment
+# The child runs the command line with a hook that announces a moment on stderr; the parent
+# sends SIGINT as soon as it reads the announcement.
+_CHILD = """
+import sys, time
+from gmmjax import cli
+from gmmjax._src.app import commands
+
+moment = sys.argv[1]
+if moment == "import":  # the heavy imports (JAX) happen inside build_parser
+    build = cli.build_parser
+
+    def announced():
+        sys.stderr.write("moment\\n"); sys.stderr.flush()
+        return build()
+
+    cli.build_parser = announced
+if moment == "write":
+    save = commands.io.save_gmm
+
+    def slow_save(gmm, path):
+        save(gmm, path)
+        sys.stderr.write("moment\\n"); sys.stderr.flush()
+        time.sleep(60)
+
+    commands.io.save_gmm = slow_save
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("moment", ["import", "fit", "write"])
+def test_sigint_at_any_moment_leaves_the_previous_output(tmp_path, data_file, moment):
+    model = tmp_path / "model.json"
+    model.write_text('{"previous": true}\n')
+    before = folder_state(tmp_path)
+    steps = "20000" if moment == "fit" else "5"
+    args = ["fit", str(data_file), "--components", "3", "--steps", steps, "--out", str(model)]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, moment, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    marker = "fit_weights step" if moment == "fit" else "moment"
+    try:
+        for line in child.stderr:
+            if marker in line:
+                child.send_signal(signal.SIGINT)
+                break
+        _, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert err.strip().endswith("gmmjax: interrupted") and "Traceback" not in err
+    assert folder_state(tmp_path) == before  # byte for byte, no temporary left behind

@@ -15,6 +15,7 @@ set the flag yourself to any value.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
@@ -23,9 +24,9 @@ OPT_OUT_VARIABLE = "GMMJAX_KEEP_XLA_FLAGS"
 
 
 def _backends_started() -> bool:
-    try:
-        from jax._src import xla_bridge
-    except ImportError:  # pragma: no cover - layout of a future jax
+    """Whether a JAX backend runs already (without importing JAX when it is not loaded)."""
+    xla_bridge = sys.modules.get("jax._src.xla_bridge")
+    if xla_bridge is None:  # JAX not imported yet, or a future layout: no backend
         return False
     return bool(xla_bridge.backends_are_initialized())
 

@@ -55,7 +55,10 @@ def _new_file_mode(destination: Path) -> int:
     return 0o666 & ~umask
 
 
-def write_atomically(outputs: Sequence[tuple[Path, Callable[[Path], None]]]) -> None:
+def write_atomically(
+    outputs: Sequence[tuple[Path, Callable[[Path], None]]],
+    before_replacing: Callable[[], None] | None = None,
+) -> None:
     """Write every ``(destination, writer)`` pair, all or nothing.
 
     Each ``writer`` is called with a temporary path in the destination's folder, with the
@@ -63,6 +66,8 @@ def write_atomically(outputs: Sequence[tuple[Path, Callable[[Path], None]]]) -> 
     has finished, the temporary files are flushed to disk and renamed over their destinations
     (``os.replace``, atomic on POSIX and Windows). If a writer raises, or the run is
     interrupted, the temporary files are removed and no destination is touched.
+    ``before_replacing`` is called after the writes and before the first rename: if it
+    raises (e.g. because Ctrl-C was pressed meanwhile), nothing is replaced either.
     """
     written: list[tuple[Path, Path]] = []
     try:
@@ -77,6 +82,8 @@ def write_atomically(outputs: Sequence[tuple[Path, Callable[[Path], None]]]) -> 
             with open(temporary, "rb+") as stream:
                 os.fsync(stream.fileno())
             os.chmod(temporary, _new_file_mode(destination))
+        if before_replacing is not None:
+            before_replacing()
         for temporary, destination in written:
             os.replace(temporary, destination)
     finally:
