@@ -165,7 +165,7 @@ def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs) -> tu
         raise ValueError(f"metric {metric!r} takes no keyword arguments; got {sorted(kwargs)}")
     if metric == "kl_mc" and kwargs.get("key") is None:
         raise ValueError('metric="kl_mc" needs a PRNG key: pass key=jax.random.key(0)')
-    if kwargs.get("epsilon") is not None:  # checked here: inside the program it is traced
+    if isinstance(metric, str) and kwargs.get("epsilon") is not None:  # traced inside
         epsilon = check_real("epsilon", kwargs["epsilon"], low=0.0, low_open=True)
         kwargs = {**kwargs, "epsilon": epsilon}
     # Array-valued keyword arguments are traced; the others are static configuration.

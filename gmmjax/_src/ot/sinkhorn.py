@@ -92,10 +92,16 @@ def default_epsilon(a: jax.Array, b: jax.Array, cost: jax.Array) -> jax.Array:
     return DEFAULT_EPSILON_FRACTION * scale
 
 
+def _negligible(x: jax.Array) -> jax.Array:
+    r"""Below :math:`\sqrt{\mathrm{tiny}}`: too small to divide by (``1/x^2`` in the gradient
+    would overflow), and too small to matter in a mass that sums to 1."""
+    return x < jnp.sqrt(jnp.finfo(x.dtype).tiny)
+
+
 def _ratio_at_most_one(target: jax.Array, current: jax.Array) -> jax.Array:
-    """``min(target / current, 1)``, 1 where ``current`` is 0 (double ``where``: finite grads)."""
-    positive = current > 0
-    return jnp.where(positive, jnp.minimum(target / jnp.where(positive, current, 1.0), 1.0), 1.0)
+    """``min(target / current, 1)``; 1 where ``current`` is negligible (double ``where``)."""
+    small = _negligible(current)
+    return jnp.where(small, 1.0, jnp.minimum(target / jnp.where(small, 1.0, current), 1.0))
 
 
 def round_to_polytope(plan: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
@@ -110,8 +116,9 @@ def round_to_polytope(plan: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     of equal mass, which the rank-one term refills, so :math:`G\\ge 0` has marginals ``a``
     and ``b`` (to round-off, and to :math:`|\\sum a - \\sum b|` when the totals differ), and
     :math:`\\|G - F\\|_1 \\le 2(\\|F1 - a\\|_1 + \\|F^T1 - b\\|_1)` (Lemma 7). Rows and columns
-    with zero weight end at zero. The divisions are guarded by a double ``where``, so the
-    gradient stays finite at convergence (:math:`e_a = 0`) and with zero weights.
+    with zero weight end at zero. The divisions are guarded by a double ``where`` (a row,
+    column or deficit below :math:`\\sqrt{\\mathrm{tiny}}` of the dtype is left as it is), so
+    the gradient stays finite at convergence (:math:`e_a = 0`) and with zero or tiny weights.
 
     Args:
         plan: ``(n, m)`` non-negative matrix (the entropic plan).
@@ -125,9 +132,9 @@ def round_to_polytope(plan: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     err_a = jnp.maximum(a - jnp.sum(plan, axis=1), 0.0)
     err_b = jnp.maximum(b - jnp.sum(plan, axis=0), 0.0)
     mass = jnp.sum(err_a)
-    positive = mass > 0
-    refill = jnp.outer(err_a, err_b) / jnp.where(positive, mass, 1.0)
-    return plan + jnp.where(positive, refill, 0.0)
+    small = _negligible(mass)  # converged, or exactly feasible: nothing to refill
+    refill = jnp.outer(err_a, err_b) / jnp.where(small, 1.0, mass)
+    return plan + jnp.where(small, 0.0, refill)
 
 
 def solve_sinkhorn(
@@ -151,6 +158,9 @@ def solve_sinkhorn(
     from ott.solvers.linear import implicit_differentiation, sinkhorn
 
     a, b, c = as_problem(a, b, cost_matrix)
+    # OTT's log-domain backward pass gives NaN for exactly-zero weights; routing them through
+    # ``where`` keeps the value and zeroes that cotangent.
+    a, b = jnp.where(a > 0, a, 0.0), jnp.where(b > 0, b, 0.0)
     threshold = default_threshold(c.dtype) if threshold is None else float(threshold)
     eps = default_epsilon(a, b, c) if epsilon is None else jnp.asarray(epsilon, c.dtype)
     geom = geometry.Geometry(cost_matrix=c, epsilon=eps)

@@ -65,10 +65,6 @@ class Solver:
 
     def transport(self, a: jax.Array, b: jax.Array, cost: jax.Array) -> OTResult:
         """Solve :math:`\\min_{\\pi\\in\\Pi(a,b)}\\langle C,\\pi\\rangle` (zero weights allowed)."""
-        if not self.exact:
-            # OTT's log-domain backward pass gives NaN for exactly-zero weights; routing them
-            # through ``where`` keeps the value and zeroes that cotangent.
-            a, b = jnp.where(a > 0, a, 0.0), jnp.where(b > 0, b, 0.0)
         return self._transport(a, b, cost, **self._options())
 
     def fixed_barycenter(self, costs: list, marginals: list, lam: jax.Array) -> tuple:
