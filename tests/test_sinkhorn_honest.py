@@ -92,7 +92,7 @@ def test_pairwise_sinkhorn_of_single_and_padded_mixtures():
     d = gj.pairwise_distances(ps, metric="mw2_sinkhorn", sharding=False)
     exact = gj.pairwise_distances(ps, metric="mw2", sharding=False)
     assert _finite(d)
-    np.testing.assert_allclose(np.diag(d), 0.0, atol=tol(1e-6, 2e-3))
+    np.testing.assert_allclose(np.diag(d), 0.0, atol=2e-3)  # entropic blur of K = 3
     assert float(d[0, 1]) == pytest.approx(W2_P1_Q1, rel=1e-5)
     assert np.all(np.asarray(d) >= np.asarray(exact) - tol(1e-9, 1e-4))
 
