@@ -391,6 +391,68 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"epsilon must be > 0",
     ),
     (
+        "epsilon inf",
+        lambda: gj.mw2_distance(P, Q, solver="sinkhorn", epsilon=float("inf")),
+        ValueError,
+        r"epsilon must be > 0 and finite; got inf",
+    ),
+    (
+        "epsilon a string",
+        lambda: gj.mw2_distance(P, Q, solver="sinkhorn", epsilon="0.1"),
+        TypeError,
+        r"epsilon must be a real number; got '0.1' \(str\)",
+    ),
+    (
+        "epsilon a NumPy scalar < 0",
+        lambda: gj.mw2_plan(P, Q, solver="sinkhorn", epsilon=np.float32(-1)),
+        ValueError,
+        r"epsilon must be > 0 and finite; got -1.0",
+    ),
+    (
+        "pairwise epsilon a 0-d array < 0",
+        lambda: gj.pairwise_distances(
+            gj.stack([P]), metric="mw2_sinkhorn", epsilon=jnp.array(-1.0)
+        ),
+        ValueError,
+        r"epsilon must be > 0 and finite; got -1.0",
+    ),
+    (
+        "exact max_iter < 1",
+        lambda: gj.mw2_distance(P, Q, max_iter=-5),
+        ValueError,
+        r"max_iter must be an int >= 1; got -5",
+    ),
+    (
+        "Sinkhorn max_iter = 0",
+        lambda: gj.mw2_distance(P, Q, solver="sinkhorn", max_iter=0),
+        ValueError,
+        r"max_iter must be an int >= 1; got 0",
+    ),
+    (
+        "max_iter a float",
+        lambda: gj.mw2_distance(P, Q, solver="sinkhorn", max_iter=10.0),
+        TypeError,
+        r"max_iter must be an int >= 1; got 10.0 \(float\)",
+    ),
+    (
+        "Monte Carlo KL n_samples = 0",
+        lambda: gj.kl_divergence(P, Q, method="mc", key=jax.random.key(0), n_samples=0),
+        ValueError,
+        r"n_samples must be an int >= 1; got 0",
+    ),
+    (
+        "geodesic t None",
+        lambda: gj.geodesic(P, Q, None),
+        TypeError,
+        r"t must be a real number; got None \(NoneType\)",
+    ),
+    (
+        "pairwise block_size a bool",
+        lambda: gj.pairwise_distances(gj.stack([P]), block_size=True),
+        TypeError,
+        r"block_size must be an int >= 1; got True \(bool\)",
+    ),
+    (
         "unknown solver",
         lambda: gj.mw2_distance(P, Q, solver="simplex"),
         ValueError,

@@ -28,6 +28,7 @@ from jax.experimental import checkify
 from gmmjax._src.core import rules
 from gmmjax._src.core.checks import is_concrete
 from gmmjax._src.core.mixture import GMM, Gaussian
+from gmmjax._src.core.scalars import traced_checks
 
 __all__ = ["checked", "validate"]
 
@@ -106,9 +107,12 @@ def checked(
 
     Every ``GMM``/``Gaussian`` found in the arguments (also nested in lists, tuples or dicts) is
     checked with :func:`validate` inside the compiled program, under the name of the parameter
-    it was passed as (``"q.covs is not positive semi-definite ..."``). The wrapped function is
-    ``jax.jit``-compiled once per shape (``jit=False`` to skip that); after it runs, the first
-    failed check raises ``checkify.JaxRuntimeError``, a subclass of ``ValueError``. Pass
+    it was passed as (``"q.covs is not positive semi-definite ..."``). Scalar arguments passed
+    as arrays or NumPy scalars (traced here) are checked by the functions that take them
+    (``epsilon > 0``, ``t`` in ``[0, 1]``, ...), with the messages of their eager errors.
+    The wrapped function is ``jax.jit``-compiled once per shape (``jit=False`` to skip
+    that); after it runs, the first failed check raises ``checkify.JaxRuntimeError``, a
+    subclass of ``ValueError``. Pass
     ``errors=checkify.user_checks | checkify.float_checks`` to also catch NaNs produced
     inside ``fn`` itself.
 
@@ -168,7 +172,8 @@ def _checked(fn: F, errors: frozenset[Any], jit: bool) -> Callable[..., Any]:
             for path, leaf in leaves:
                 if _is_distribution(leaf):
                     _traced(leaf, name + jax.tree_util.keystr(path))
-        return fn(*args, **kwargs)
+        with traced_checks(True):  # traced scalars (epsilon, t) get checkify checks too
+            return fn(*args, **kwargs)
 
     program = checkify.checkify(validating, errors=errors)
 

@@ -39,6 +39,7 @@ from jax.sharding import Mesh, PartitionSpec
 from gmmjax._src.core.arguments import require_type
 from gmmjax._src.core.checks import check_same_dim
 from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.scalars import check_real, check_static_int, traced_checks
 from gmmjax._src.core.stacking import pad_batch, stack  # noqa: F401 (stack: doctests)
 from gmmjax._src.distances.kl import KL_METHODS, kl_divergence
 from gmmjax._src.distances.l2 import FROM_LOG_INNER_PRODUCTS
@@ -140,9 +141,7 @@ def _resolve_metric(metric: Any) -> str | Callable[..., Any]:
 def _check_block_size(block_size: Any, d: int) -> int:
     if block_size is None:
         return DEFAULT_BLOCK_SIZE if d <= 8 else max(256, 2**22 // d**2)
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive int; got {block_size!r}")
-    return block_size
+    return check_static_int("block_size", block_size)
 
 
 def _resolve_mesh(sharding: Any) -> Mesh | None:
@@ -168,6 +167,9 @@ def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs) -> tu
         raise ValueError(f"metric {metric!r} takes no keyword arguments; got {sorted(kwargs)}")
     if metric == "kl_mc" and kwargs.get("key") is None:
         raise ValueError('metric="kl_mc" needs a PRNG key: pass key=jax.random.key(0)')
+    if isinstance(metric, str) and kwargs.get("epsilon") is not None:  # traced inside
+        epsilon = check_real("epsilon", kwargs["epsilon"], low=0.0, low_open=True)
+        kwargs = {**kwargs, "epsilon": epsilon}
     # Array-valued keyword arguments are traced; the others are static configuration.
     traced = {k: v for k, v in kwargs.items() if isinstance(v, jax.Array)}
     static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in traced))
@@ -287,9 +289,12 @@ def _run(ps: GMM, qs: GMM, plan: _Plan, paired: bool, *traced: Any) -> jax.Array
     """
 
     def local(a: GMM, b: GMM) -> jax.Array:
-        if plan.overlap:
-            return _overlap(a, b, plan, paired)
-        return _generic(a, b, plan, paired, traced)
+        # This trace is cached for checked and unchecked callers alike: no checkify checks
+        # in it (the scalars were checked by ``_prepare``, outside).
+        with traced_checks(False):
+            if plan.overlap:
+                return _overlap(a, b, plan, paired)
+            return _generic(a, b, plan, paired, traced)
 
     mesh = plan.mesh
     if mesh is None:
@@ -333,7 +338,13 @@ def pairwise_distances(
       ``"kl_ot_bound"``, ``"kl_mc"`` (needs ``key=``): :func:`~gmmjax.kl_divergence` with
       that method.
     - ``"mw2"`` (= ``"mw2_exact"``), ``"mw2_exact_host"``, ``"mw2_sinkhorn"``: ``mw2_distance``
-      (Chen et al. 2019, eq. 10) with that solver; ``metric_kwargs`` go to it (e.g. ``epsilon``).
+      (Chen et al. 2019, eq. 10) with that solver; ``metric_kwargs`` go to it (e.g.
+      ``epsilon``, a finite number > 0, checked before the program runs; ``None`` picks
+      :func:`~gmmjax._src.ot.sinkhorn.default_epsilon` per pair, 5% of the pair's cost
+      spread with a floor, as in :func:`~gmmjax.mw2_plan`). Sinkhorn values are costs of
+      feasible (rounded) plans, upper bounds on the exact ones even where the iterations
+      did not converge; call :func:`~gmmjax.mw2_distance` with ``return_info=True`` for
+      ``converged`` / ``n_iters``.
     - a callable ``metric(p, q, **metric_kwargs)`` of two single mixtures returning a scalar.
 
     Zero-weight components (the padding added by :func:`~gmmjax.stack`) do not change any
@@ -366,8 +377,11 @@ def pairwise_distances(
         ``(B_p, B_q)`` array of distances.
 
     Raises:
-        ValueError: on an unknown metric, a non-collection input, mismatched dimensions or a
-            bad ``block_size``.
+        TypeError: a non-GMM input, a ``block_size`` that is not an int, an ``epsilon`` that
+            is not a real number.
+        ValueError: on an unknown metric, a non-collection input, mismatched dimensions, a
+            ``block_size < 1`` or an ``epsilon`` that is not finite and > 0 (concrete; a traced
+            one is checked inside :func:`gmmjax.checked` and otherwise gives NaN).
 
     Example:
         >>> a = GMM.univariate([1.0], [0.0], [1.0])

@@ -13,9 +13,10 @@ import jax
 import jax.numpy as jnp
 
 from gmmjax._src.core.arguments import check_gaussian_pair, check_gmm_pair
-from gmmjax._src.core.checks import check_choice, check_simplex, check_unit_interval
+from gmmjax._src.core.checks import check_choice, check_simplex
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM, Gaussian
+from gmmjax._src.core.scalars import check_real
 from gmmjax._src.kernels.bures import bures_cost, interpolate, transport_map
 from gmmjax._src.kernels.gaussian_barycenter import (
     ITERATIONS,
@@ -114,10 +115,13 @@ def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
 
     Args:
         g0, g1: Gaussians of one dimension; batch axes broadcast.
-        t: time in ``[0, 1]`` (checked eagerly when concrete; under ``jit`` not checked).
+        t: time in ``[0, 1]``: checked eagerly when concrete, by a checkify check inside
+            :func:`gmmjax.checked` when traced, and otherwise an invalid traced ``t`` makes
+            the result NaN.
 
     Raises:
-        ValueError: when a concrete ``t`` lies outside ``[0, 1]``.
+        TypeError: ``t`` not a real number (``bool``, ``str``, complex, ``None``).
+        ValueError: when a concrete ``t`` lies outside ``[0, 1]`` (or is NaN).
 
     Example:
         >>> g0, g1 = Gaussian(jnp.zeros(1), jnp.ones(1)), Gaussian(jnp.ones(1), 9 * jnp.ones(1))
@@ -126,7 +130,7 @@ def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
         (0.5, 4.0)
     """
     check_gaussian_pair(g0, g1)
-    check_unit_interval("t", t)
+    t = check_real("t", t, low=0.0, high=1.0, scalar=False)
     t = jnp.asarray(t, jnp.result_type(g0.mean, g1.mean))
     return map_pairs(_interpolate_pair, g0, g1, t)
 

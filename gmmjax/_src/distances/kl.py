@@ -30,6 +30,7 @@ from gmmjax._src.core.arguments import check_gaussian_pair, check_gmm_pair, requ
 from gmmjax._src.core.checks import check_choice
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM, Gaussian
+from gmmjax._src.core.scalars import check_static_int
 from gmmjax._src.kernels.kl import component_kl_matrix, entropy, gaussian_kl
 from gmmjax._src.kernels.overlap import log_gram
 from gmmjax._src.math.numerics import weighted_logsumexp
@@ -159,7 +160,8 @@ def kl_divergence(
         p, q: mixtures of the same dimension; batch axes broadcast.
         method: one of :data:`KL_METHODS`.
         key: PRNG key, required by ``"mc"``.
-        n_samples: draws per component for ``"mc"``.
+        n_samples: draws per component for ``"mc"``, an int >= 1 (``TypeError`` /
+            ``ValueError`` otherwise).
 
     Example:
         >>> p = GMM.univariate([0.5, 0.5], [-1.0, 1.0], [0.5, 0.5])
@@ -171,4 +173,5 @@ def kl_divergence(
     estimator = KL_METHODS[method]
     if method == "mc" and key is None:
         raise ValueError('kl_divergence(method="mc") needs a PRNG key: pass key=jax.random.key(0)')
+    n_samples = check_static_int("n_samples", n_samples)
     return map_pairs(estimator, p, q, key, n_samples=n_samples)

@@ -21,9 +21,9 @@ import jax
 import jax.numpy as jnp
 
 from gmmjax._src.core.arguments import check_gmm_pair
-from gmmjax._src.core.checks import check_unit_interval
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.scalars import check_real
 from gmmjax._src.kernels.bures import bures_cost, interpolate
 from gmmjax._src.math.numerics import safe_sqrt
 from gmmjax._src.ot.result import OTResult
@@ -73,11 +73,17 @@ def mw2_plan(
         solver: ``"exact"`` (exact LP by successive shortest paths on the device; on a CPU
             backend POT's network simplex above 100 component pairs, see
             :func:`gmmjax.exact_ot`), ``"exact_host"`` (POT's network simplex, always) or
-            ``"sinkhorn"`` (OTT, entropic).
-        epsilon: Sinkhorn regularisation (``None``: OTT's default); must be ``None`` for
-            the exact solvers.
-        max_iter: solver iteration cap (default: ``20 (K_p + K_q) + 100`` phases exact, 2000
-            Sinkhorn).
+            ``"sinkhorn"`` (OTT, entropic, then rounded onto the couplings: the plan is
+            feasible at any ``epsilon`` and ``max_iter``; see
+            :func:`~gmmjax._src.ot.sinkhorn.sinkhorn_ot`).
+        epsilon: Sinkhorn regularisation, a finite number > 0, or ``None``: 5% of the cost's
+            spread after removing row and column means (weighted by the two mixtures'
+            weights), at least :math:`\\sqrt{\\mathrm{eps}}\\max|C|`, and 0.05 when every
+            coupling costs the same (:func:`~gmmjax._src.ot.sinkhorn.default_epsilon`;
+            positive for every cost, also one-component and identical mixtures). Must be
+            ``None`` for the exact solvers.
+        max_iter: solver iteration cap, an int >= 1 (default: ``20 (K_p + K_q) + 100``
+            phases exact, 2000 Sinkhorn).
         return_info: also return the solver's :class:`~gmmjax.OTResult` (``cost``,
             ``converged``, ``n_iters``, potentials).
 
@@ -85,7 +91,10 @@ def mw2_plan(
         ``batch_shape + (K_p, K_q)``, or ``(plan, info)``.
 
     Raises:
-        ValueError: unknown ``solver``, ``epsilon`` given to the exact solver or not > 0.
+        TypeError: ``epsilon`` not a real number, ``max_iter`` not an int.
+        ValueError: unknown ``solver``, ``epsilon`` given to the exact solver or not finite
+            and > 0, ``max_iter < 1``. A traced ``epsilon`` is checked inside
+            :func:`gmmjax.checked`; elsewhere an invalid one makes the result NaN.
         RuntimeError: when the exact solver stops at ``max_iter`` (eagerly; under ``jit``
             read ``info.converged``).
 
@@ -99,7 +108,15 @@ def mw2_plan(
     return (res.plan, res) if return_info else res.plan
 
 
-def mw2_distance(p: GMM, q: GMM, solver="exact", epsilon=None, *, max_iter=None) -> jax.Array:
+def mw2_distance(
+    p: GMM,
+    q: GMM,
+    solver: str = "exact",
+    epsilon: Any = None,
+    *,
+    max_iter: int | None = None,
+    return_info: bool = False,
+) -> jax.Array | tuple[jax.Array, OTResult]:
     """Mixture Wasserstein distance :math:`d(\\mu_0,\\mu_1)` of Chen et al. 2019 (eqs. 9–10).
 
     .. math::
@@ -108,17 +125,29 @@ def mw2_distance(p: GMM, q: GMM, solver="exact", epsilon=None, *, max_iter=None)
 
     A metric on mixtures (Theorem 1); equal to :math:`W_2` between single Gaussians. Returns
     the distance, not its square. Gradients: the plan in the cost matrix, the centred dual
-    potentials in the weights (exact LP), OTT's implicit gradients (Sinkhorn); at
+    potentials in the weights (exact LP), the unrolled iterations (Sinkhorn); at
     :math:`\\mu_0=\\mu_1` the derivative of the square root is taken as 0, never NaN. With
-    ``"sinkhorn"`` the value is :math:`\\sqrt{\\langle C,\\pi_\\varepsilon\\rangle}`, an upper
-    bound that tends to ``d`` as ``epsilon`` -> 0.
+    ``"sinkhorn"`` the value is :math:`\\sqrt{\\langle C,\\hat\\pi_\\varepsilon\\rangle}` with
+    :math:`\\hat\\pi_\\varepsilon` the entropic plan rounded onto the couplings
+    (Altschuler, Weed & Rigollet 2017, Algorithm 2): the cost of a feasible plan, so an
+    upper bound on ``d`` at any ``epsilon`` and ``max_iter``, tending to ``d`` as
+    ``epsilon`` -> 0 and the iterations converge (``info.converged`` says whether they did).
+    Mixtures of one component give exactly :math:`W_2` of the two Gaussians with either
+    solver.
 
     Args:
-        p, q, solver, epsilon, max_iter: as in :func:`mw2_plan`.
+        p, q, solver, epsilon, max_iter: as in :func:`mw2_plan` (the default ``epsilon`` is
+            explained there).
+        return_info: also return the solver's :class:`~gmmjax.OTResult` (``converged``,
+            ``n_iters``, ``cost`` = the squared distance, plan, potentials).
 
     Returns:
-        A scalar, or ``batch_shape`` for batched mixtures. Under ``jit`` a failed exact solve
-        (iteration cap) gives NaN; eagerly it raises ``RuntimeError``.
+        A scalar, or ``batch_shape`` for batched mixtures; ``(distance, info)`` with
+        ``return_info``. Under ``jit`` a failed exact solve (iteration cap) gives NaN; eagerly
+        it raises ``RuntimeError``.
+
+    Raises:
+        TypeError, ValueError, RuntimeError: as in :func:`mw2_plan`.
 
     Example:
         >>> p = GMM.univariate([1.0], [0.0], [1.0])
@@ -126,8 +155,8 @@ def mw2_distance(p: GMM, q: GMM, solver="exact", epsilon=None, *, max_iter=None)
         >>> round(float(mw2_distance(p, q)), 6)
         2.0
     """
-    _, distance = _solve(p, q, get_solver(solver, epsilon, max_iter))
-    return distance
+    res, distance = _solve(p, q, get_solver(solver, epsilon, max_iter))
+    return (distance, res) if return_info else distance
 
 
 def _geodesic_pair(p: GMM, q: GMM, t: jax.Array, solver: Solver) -> GMM:
@@ -165,12 +194,14 @@ def geodesic(
 
     Args:
         p, q: mixtures of one dimension; batch axes broadcast.
-        t: time in ``[0, 1]``.
+        t: time in ``[0, 1]``, a real scalar.
         solver, epsilon, max_iter: as in :func:`mw2_plan` (the plan used for the weights).
 
     Raises:
-        ValueError: when a concrete ``t`` lies outside ``[0, 1]`` (not checked under
-            ``jit``).
+        TypeError: ``t`` not a real number (and as in :func:`mw2_plan`).
+        ValueError: a concrete ``t`` outside ``[0, 1]`` or not a scalar (and as in
+            :func:`mw2_plan`). A traced ``t`` is checked inside :func:`gmmjax.checked`;
+            elsewhere an invalid one makes the result NaN.
 
     Example:
         >>> p = GMM.univariate([1.0], [0.0], [1.0])
@@ -181,8 +212,7 @@ def geodesic(
     """
     check_gmm_pair(p, q)
     ot_solver = get_solver(solver, epsilon, max_iter)
-    check_unit_interval("t", t)
-    t = jnp.asarray(t, jnp.result_type(p.means, q.means))
-    if t.ndim:
+    if getattr(t, "ndim", 0):
         raise ValueError(f"t must be a scalar; got shape {t.shape} (vmap over times instead)")
+    t = jnp.asarray(check_real("t", t, low=0.0, high=1.0), jnp.result_type(p.means, q.means))
     return map_pairs(_geodesic_pair, p, q, t, ot_solver)

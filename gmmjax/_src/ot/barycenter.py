@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._src.ot.sinkhorn import default_threshold
+from gmmjax._src.ot.sinkhorn import default_epsilon, default_threshold
 
 __all__ = ["exact_fixed_barycenter", "sinkhorn_fixed_barycenter"]
 
@@ -118,6 +118,9 @@ def sinkhorn_fixed_barycenter(
 ) -> tuple:
     """Weights ``p`` of eq. 19 on a fixed support by OTT's entropic barycenter solver.
 
+    ``epsilon=None`` takes :func:`~gmmjax._src.ot.sinkhorn.default_epsilon` of the stacked
+    costs (input weights against a uniform support), the rule of :func:`sinkhorn_ot`.
+
     Returns:
         ``(p, converged, n_iters)``; ``p`` is not differentiated.
     """
@@ -131,6 +134,9 @@ def sinkhorn_fixed_barycenter(
     hist = jnp.zeros((len(costs), int(offsets[-1])), cost_all.dtype)
     for k, m in enumerate(marginals):
         hist = hist.at[k, offsets[k] : offsets[k + 1]].set(m)
+    if epsilon is None:  # the rule of the transport problems, for the stacked inputs
+        support = jnp.full(cost_all.shape[1], 1.0 / cost_all.shape[1], cost_all.dtype)
+        epsilon = default_epsilon(hist.sum(axis=0), support, cost_all)
     geom = geometry.Geometry(cost_matrix=cost_all, epsilon=epsilon)
     problem = barycenter_problem.FixedBarycenterProblem(geom, hist, lam)
     threshold = default_threshold(cost_all.dtype)

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from gmmjax._src.core.checks import check_choice
+from gmmjax._src.core.scalars import check_static_int
 from gmmjax._src.math.linalg import pinv
 from gmmjax._src.ot.network_simplex import pot_available, solve_network_simplex
 from gmmjax._src.ot.result import OTResult, as_problem
@@ -129,8 +130,8 @@ def exact_ot(
         cost_matrix: ``(n, m)`` costs.
         max_iter: iteration cap: augmenting phases of the device solver (default
             ``20 (n + m) + 100``; every observed problem needs fewer than ``2 (n + m)``) or
-            network simplex pivots on the host (default 100,000). When it is hit,
-            ``converged`` is False.
+            network simplex pivots on the host (default 100,000); an int >= 1. When it is
+            hit, ``converged`` is False.
         method: ``"device"`` (successive shortest paths in JAX, in the dtype of
             ``cost_matrix``, no host callback), ``"host"`` (POT's network simplex in float64
             through a callback; needs the ``pot`` extra) or ``"auto"``: the device solver,
@@ -154,6 +155,6 @@ def exact_ot(
     host = uses_host(*c.shape, method)
     if host and not pot_available():
         raise ImportError('method="host" needs POT: pip install "gmmjax[pot]"')
-    cap = None if max_iter is None else int(max_iter)
+    cap = check_static_int("max_iter", max_iter, allow_none=True)
     cost, plan, f, g, ok, n_iters = _exact_compiled(a, b, c, cap, host)
     return OTResult(cost, plan, f, g, ok, n_iters)

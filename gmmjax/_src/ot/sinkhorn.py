@@ -1,14 +1,39 @@
-"""Entropic optimal transport through OTT-JAX's Sinkhorn solver (Cuturi 2013)."""
+"""Entropic optimal transport through OTT-JAX's Sinkhorn solver (Cuturi 2013), made honest.
+
+Two additions to OTT's solver make every Sinkhorn value safe to use as it is:
+
+- a default regularisation :func:`default_epsilon` that is positive and on the scale of the
+  cost for every cost matrix (constant, zero, tiny or huge entries);
+- the entropic plan is rounded onto the transport polytope (:func:`round_to_polytope`,
+  Altschuler, Weed & Rigollet 2017, Algorithm 2), so the returned cost is the cost of a
+  feasible plan and never falls below the exact optimum, whatever ``epsilon`` and however
+  few iterations ran.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
+from gmmjax._src.core.scalars import check_real, check_static_int
 from gmmjax._src.ot.result import OTResult, as_problem
 
-__all__ = ["default_threshold", "sinkhorn_ot"]
+__all__ = [
+    "DEFAULT_EPSILON_FRACTION",
+    "default_epsilon",
+    "default_threshold",
+    "round_to_polytope",
+    "sinkhorn_ot",
+    "solve_sinkhorn",
+]
+
+#: ``epsilon=None`` is this fraction of the cost scale of :func:`default_epsilon`.
+DEFAULT_EPSILON_FRACTION = 0.05
+
+#: OTT checks the marginal error every this many iterations (fewer when ``max_iter`` is less).
+_INNER_ITERATIONS = 10
 
 
 def default_threshold(dtype: Any) -> float:
@@ -16,43 +41,116 @@ def default_threshold(dtype: Any) -> float:
     return 1e-6 if jnp.finfo(dtype).bits >= 64 else 1e-4
 
 
-def sinkhorn_ot(
+def _weighted_mean(x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+    """:math:`a^T x\\, b` (``a``, ``b`` summing to 1): matrix products only."""
+    return a @ x @ b
+
+
+def default_epsilon(a: jax.Array, b: jax.Array, cost: jax.Array) -> jax.Array:
+    """The regularisation used when ``epsilon=None``: 5% of a shift-invariant cost scale.
+
+    .. math::
+        \\varepsilon = 0.05\\max\\big(s,\\ \\sqrt{\\mathrm{eps}}\\max_{a_ib_j>0}|C_{ij}|\\big),
+        \\qquad s = \\sum_{ij} a_i b_j\\,\\big|C_{ij} - \\bar C_{i\\cdot} - \\bar C_{\\cdot j}
+        + \\bar C\\big|,
+
+    with :math:`\\bar C_{i\\cdot}`, :math:`\\bar C_{\\cdot j}`, :math:`\\bar C` the means of
+    row ``i``, column ``j`` and the whole cost under the marginals, and ``eps`` the machine
+    epsilon of the dtype; :math:`\\varepsilon = 0.05` when both terms are 0.
+
+    Why this rule: adding :math:`u_i + v_j` to the cost changes neither the optimal plan nor
+    the entropic one, so the scale ``s`` is measured after removing row and column means
+    (a global offset, e.g. two mixtures far apart, does not blur the plan). ``s = 0`` means
+    every coupling costs the same (a constant or a zero cost, one-component mixtures, ``P = P``
+    with one component): any ``epsilon`` gives the exact value, and the floor keeps it
+    positive. The floor :math:`\\sqrt{\\mathrm{eps}}\\max|C|` keeps
+    :math:`C/\\varepsilon` representable with about half the digits of the dtype, so the
+    log-domain iterations do not lose the plan to cancellation. Only entries with
+    :math:`a_ib_j > 0` count (zero-weight padding does not change the default). The value is
+    not differentiated (a hyperparameter, as in OTT).
+
+    (OTT's own default, 5% of the standard deviation of all entries, is 0 for a constant
+    cost, where its Sinkhorn returns 0 or NaN.)
+
+    Args:
+        a, b: marginals (non-negative; they are normalised here).
+        cost: ``(n, m)`` cost matrix.
+
+    Returns:
+        A positive scalar of the cost's dtype.
+    """
+    a, b, c = (jax.lax.stop_gradient(x) for x in (a, b, cost))
+    a = a / jnp.where(jnp.sum(a) > 0, jnp.sum(a), 1.0)
+    b = b / jnp.where(jnp.sum(b) > 0, jnp.sum(b), 1.0)
+    support = (a[:, None] > 0) & (b[None, :] > 0)
+    c = jnp.where(support, c, 0.0)
+    rows, cols, mean = c @ b, a @ c, _weighted_mean(c, a, b)
+    spread = _weighted_mean(jnp.abs(c - rows[:, None] - cols[None, :] + mean), a, b)
+    floor = jnp.sqrt(jnp.finfo(c.dtype).eps) * jnp.max(jnp.abs(c))
+    scale = jnp.maximum(spread, floor)
+    scale = jnp.where(scale > 0, scale, 1.0)  # every plan is optimal: any positive value
+    return DEFAULT_EPSILON_FRACTION * scale
+
+
+def _negligible(x: jax.Array) -> jax.Array:
+    r"""Below :math:`\sqrt{\mathrm{tiny}}`: too small to divide by (``1/x^2`` in the gradient
+    would overflow), and too small to matter in a mass that sums to 1."""
+    return x < jnp.sqrt(jnp.finfo(x.dtype).tiny)
+
+
+def _ratio_at_most_one(target: jax.Array, current: jax.Array) -> jax.Array:
+    """``min(target / current, 1)``; 1 where ``current`` is negligible (double ``where``)."""
+    small = _negligible(current)
+    return jnp.where(small, 1.0, jnp.minimum(target / jnp.where(small, 1.0, current), 1.0))
+
+
+def round_to_polytope(plan: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+    """Round a non-negative plan onto :math:`\\Pi(a, b)` (Altschuler et al. 2017, Algorithm 2).
+
+    .. math::
+        F' = \\mathrm{diag}(x)F,\\ x = \\min(a / F1, 1);\\quad
+        F'' = F'\\mathrm{diag}(y),\\ y = \\min(b / F'^T1, 1);\\quad
+        G = F'' + \\frac{e_a e_b^T}{\\|e_a\\|_1},\\ e_a = a - F''1,\\ e_b = b - F''^T1.
+
+    Scaling rows and columns down leaves non-negative deficits :math:`e_a`, :math:`e_b`
+    of equal mass, which the rank-one term refills, so :math:`G\\ge 0` has marginals ``a``
+    and ``b`` (to round-off, and to :math:`|\\sum a - \\sum b|` when the totals differ), and
+    :math:`\\|G - F\\|_1 \\le 2(\\|F1 - a\\|_1 + \\|F^T1 - b\\|_1)` (Lemma 7). Rows and columns
+    with zero weight end at zero. The divisions are guarded by a double ``where`` (a row,
+    column or deficit below :math:`\\sqrt{\\mathrm{tiny}}` of the dtype is left as it is), so
+    the gradient stays finite at convergence (:math:`e_a = 0`) and with zero or tiny weights.
+
+    Args:
+        plan: ``(n, m)`` non-negative matrix (the entropic plan).
+        a, b: target marginals.
+
+    Returns:
+        The rounded ``(n, m)`` plan.
+    """
+    plan = plan * _ratio_at_most_one(a, jnp.sum(plan, axis=1))[:, None]
+    plan = plan * _ratio_at_most_one(b, jnp.sum(plan, axis=0))[None, :]
+    err_a = jnp.maximum(a - jnp.sum(plan, axis=1), 0.0)
+    err_b = jnp.maximum(b - jnp.sum(plan, axis=0), 0.0)
+    mass = jnp.sum(err_a)
+    small = _negligible(mass)  # converged, or exactly feasible: nothing to refill
+    refill = jnp.outer(err_a, err_b) / jnp.where(small, 1.0, mass)
+    return plan + jnp.where(small, 0.0, refill)
+
+
+def solve_sinkhorn(
     a: Any,
     b: Any,
     cost_matrix: Any,
     *,
-    epsilon: float | None = None,
+    epsilon: Any = None,
     threshold: float | None = None,
     max_iter: int = 2000,
     implicit_diff: bool = False,
 ) -> OTResult:
-    """Entropic optimal transport through OTT-JAX's Sinkhorn solver (Cuturi 2013).
+    """:func:`sinkhorn_ot` without its scalar checks: the core every Sinkhorn path calls.
 
-    .. math::
-        \\pi_\\varepsilon = \\arg\\min_{\\pi\\in\\Pi(a,b)} \\langle C,\\pi\\rangle
-        - \\varepsilon H(\\pi)
-
-    Log-domain iterations of ``ott.solvers.linear.sinkhorn.Sinkhorn`` on a
-    ``ott.geometry.geometry.Geometry`` built from ``cost_matrix``. Gradients are by
-    differentiation of the unrolled iterations (default), or by OTT's implicit
-    differentiation with ``implicit_diff=True``; the implicit linear system becomes singular
-    when the plan is close to a permutation (e.g. at ``P = Q`` with a small ``epsilon``),
-    where OTT's solver raises, so it is opt-in. ``cost`` is the transport cost of the entropic plan,
-    :math:`\\langle C, \\pi_\\varepsilon\\rangle` (an upper bound on the exact cost that
-    tends to it as :math:`\\varepsilon\\to 0`).
-
-    Args:
-        a, b, cost_matrix: as in :func:`exact_ot`.
-        epsilon: entropic regularisation; ``None`` uses OTT's default (5% of the mean cost).
-        threshold: marginal-error target (default :func:`default_threshold`).
-        max_iter: iteration cap; ``converged`` is False when it is reached first.
-        implicit_diff: use OTT's implicit differentiation instead of unrolling.
-
-    Example:
-        >>> res = sinkhorn_ot(jnp.array([0.5, 0.5]), jnp.array([0.5, 0.5]),
-        ...                   jnp.array([[0.0, 1.0], [1.0, 0.0]]), epsilon=1e-2)
-        >>> round(float(res.cost), 4), bool(res.converged)
-        (0.0, True)
+    For callers that checked ``epsilon`` and ``max_iter`` already (:func:`get_solver`); it
+    emits no checkify check, so its traces can be cached and shared.
     """
     # OTT takes seconds to import: it is imported when a Sinkhorn solve is first traced.
     from ott.geometry import geometry
@@ -60,17 +158,90 @@ def sinkhorn_ot(
     from ott.solvers.linear import implicit_differentiation, sinkhorn
 
     a, b, c = as_problem(a, b, cost_matrix)
+    # OTT's log-domain backward pass gives NaN for exactly-zero weights; routing them through
+    # ``where`` keeps the value and zeroes that cotangent.
+    a, b = jnp.where(a > 0, a, 0.0), jnp.where(b > 0, b, 0.0)
     threshold = default_threshold(c.dtype) if threshold is None else float(threshold)
-    geom = geometry.Geometry(cost_matrix=c, epsilon=epsilon)
+    eps = default_epsilon(a, b, c) if epsilon is None else jnp.asarray(epsilon, c.dtype)
+    geom = geometry.Geometry(cost_matrix=c, epsilon=eps)
     problem = linear_problem.LinearProblem(geom, a, b)
     solver = sinkhorn.Sinkhorn(
         threshold=threshold,
-        max_iterations=int(max_iter),
+        max_iterations=max_iter,
+        inner_iterations=min(_INNER_ITERATIONS, max_iter),
         implicit_diff=implicit_differentiation.ImplicitDiff() if implicit_diff else None,
     )
     out = solver(problem)
-    plan = out.matrix
+    plan = round_to_polytope(out.matrix, a, b)
     cost = jnp.sum(plan * c)
     return OTResult(
         cost, plan, out.f, out.g, jnp.asarray(out.converged), jnp.asarray(out.n_iters, jnp.int32)
+    )
+
+
+def sinkhorn_ot(
+    a: Any,
+    b: Any,
+    cost_matrix: Any,
+    *,
+    epsilon: Any = None,
+    threshold: float | None = None,
+    max_iter: int = 2000,
+    implicit_diff: bool = False,
+) -> OTResult:
+    """Entropic optimal transport (Cuturi 2013) by OTT-JAX, rounded to a feasible plan.
+
+    .. math::
+        \\pi_\\varepsilon = \\arg\\min_{\\pi\\in\\Pi(a,b)} \\langle C,\\pi\\rangle
+        - \\varepsilon H(\\pi), \\qquad
+        \\mathrm{cost} = \\langle C, \\mathrm{round}(\\pi_\\varepsilon)\\rangle
+        \\;\\ge\\; \\min_{\\pi\\in\\Pi(a,b)}\\langle C,\\pi\\rangle
+
+    Log-domain iterations of ``ott.solvers.linear.sinkhorn.Sinkhorn`` on a
+    ``ott.geometry.geometry.Geometry`` built from ``cost_matrix``. The plan the iterations
+    reach is rounded onto the transport polytope (:func:`round_to_polytope`, Altschuler,
+    Weed & Rigollet 2017, Algorithm 2): ``plan`` is always a coupling of ``a`` and ``b``
+    (to round-off) and ``cost`` is its transport cost, an upper bound on the exact optimum
+    at any ``epsilon`` and any iteration cap; it tends to the optimum as
+    :math:`\\varepsilon\\to 0` and the iterations converge. ``converged`` says whether the
+    marginal error of the unrounded plan reached ``threshold``.
+
+    Gradients are by differentiation of the unrolled iterations (default), or by OTT's
+    implicit differentiation with ``implicit_diff=True``; the implicit linear system becomes
+    singular when the plan is close to a permutation (e.g. at ``P = Q`` with a small
+    ``epsilon``), where OTT's solver raises, so it is opt-in.
+
+    Args:
+        a, b, cost_matrix: as in :func:`exact_ot`.
+        epsilon: entropic regularisation, a finite number > 0; ``None`` uses
+            :func:`default_epsilon` (5% of the cost's spread after removing row and column
+            means, with a floor, so it is positive for every cost matrix).
+        threshold: marginal-error target (default :func:`default_threshold`), > 0.
+        max_iter: iteration cap, an int >= 1; ``converged`` is False when it is reached
+            first (the plan is still rounded to a feasible one).
+        implicit_diff: use OTT's implicit differentiation instead of unrolling.
+
+    Raises:
+        TypeError: ``epsilon`` or ``threshold`` not a real number, ``max_iter`` not an int.
+        ValueError: ``epsilon``/``threshold`` not finite and > 0, ``max_iter < 1``. A traced
+            ``epsilon`` is checked inside :func:`gmmjax.checked` and otherwise makes the
+            result NaN where it is invalid.
+
+    Example:
+        >>> res = sinkhorn_ot(jnp.array([0.5, 0.5]), jnp.array([0.5, 0.5]),
+        ...                   jnp.array([[0.0, 1.0], [1.0, 0.0]]), epsilon=1e-2)
+        >>> round(float(res.cost), 4), bool(res.converged)
+        (0.0, True)
+    """
+    epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True, allow_none=True)
+    check_real("threshold", threshold, low=0.0, low_open=True, allow_none=True)
+    max_iter = check_static_int("max_iter", max_iter)
+    return solve_sinkhorn(
+        a,
+        b,
+        cost_matrix,
+        epsilon=epsilon,
+        threshold=threshold,
+        max_iter=max_iter,
+        implicit_diff=implicit_diff,
     )

@@ -17,11 +17,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._src.core.checks import check_choice, check_positive, is_concrete
+from gmmjax._src.core.checks import check_choice, is_concrete
+from gmmjax._src.core.scalars import check_real, check_static_int
 from gmmjax._src.ot.barycenter import exact_fixed_barycenter, sinkhorn_fixed_barycenter
 from gmmjax._src.ot.exact import exact_ot
 from gmmjax._src.ot.result import OTResult
-from gmmjax._src.ot.sinkhorn import sinkhorn_ot
+from gmmjax._src.ot.sinkhorn import solve_sinkhorn
 
 __all__ = ["SOLVERS", "Solver", "get_solver"]
 
@@ -40,8 +41,10 @@ class Solver:
         exact: the solver returns the LP optimum. A failed exact solve (iteration cap) makes
             distances NaN under ``jit`` and raises ``RuntimeError`` eagerly; an entropic
             solver reports ``converged`` and leaves the decision to the caller.
-        epsilon: entropic regularisation (``None`` for exact solvers or OTT's default).
-        max_iter: iteration cap (``None``: the solver's default).
+        epsilon: entropic regularisation (``None`` for exact solvers, or the default of
+            :func:`~gmmjax._src.ot.sinkhorn.default_epsilon`); a traced value that was
+            invalid is NaN here (see :func:`get_solver`).
+        max_iter: iteration cap, an int >= 1 (``None``: the solver's default).
 
     A pytree whose only leaf is ``epsilon``: a compiled distance takes the solver as an
     argument, so a new ``epsilon`` (or a traced one) reuses the program.
@@ -62,10 +65,6 @@ class Solver:
 
     def transport(self, a: jax.Array, b: jax.Array, cost: jax.Array) -> OTResult:
         """Solve :math:`\\min_{\\pi\\in\\Pi(a,b)}\\langle C,\\pi\\rangle` (zero weights allowed)."""
-        if not self.exact:
-            # OTT's log-domain backward pass gives NaN for exactly-zero weights; routing them
-            # through ``where`` keeps the value and zeroes that cotangent.
-            a, b = jnp.where(a > 0, a, 0.0), jnp.where(b > 0, b, 0.0)
         return self._transport(a, b, cost, **self._options())
 
     def fixed_barycenter(self, costs: list, marginals: list, lam: jax.Array) -> tuple:
@@ -96,21 +95,30 @@ class Solver:
 _SOLVERS = (
     Solver("exact", True, exact_ot, exact_fixed_barycenter),
     Solver("exact_host", True, functools.partial(exact_ot, method="host"), exact_fixed_barycenter),
-    Solver("sinkhorn", False, sinkhorn_ot, sinkhorn_fixed_barycenter),
+    Solver("sinkhorn", False, solve_sinkhorn, sinkhorn_fixed_barycenter),
 )
 
 #: The solvers by name.
 SOLVERS: dict[str, Solver] = {s.name: s for s in _SOLVERS}
 
 
-def get_solver(name: str, epsilon: Any = None, max_iter: int | None = None) -> Solver:
+def get_solver(name: str, epsilon: Any = None, max_iter: Any = None) -> Solver:
     """The solver called ``name``, configured, with its arguments checked.
 
+    ``epsilon`` must be a finite real number > 0 (or ``None``) and ``max_iter`` an int >= 1
+    (or ``None``), checked by :mod:`gmmjax._src.core.scalars`: eagerly when concrete, by a
+    checkify check inside :func:`gmmjax.checked`, and otherwise an invalid traced
+    ``epsilon`` becomes NaN, so every value computed with it is NaN.
+
     Raises:
-        ValueError: an unknown name, ``epsilon`` given to an exact solver, or not ``> 0``.
+        TypeError: ``epsilon`` not a real number (``str``, ``bool``, complex) or ``max_iter``
+            not an int.
+        ValueError: an unknown name, ``epsilon`` given to an exact solver, ``epsilon`` not
+            finite and > 0, or ``max_iter < 1``.
     """
     solver = SOLVERS[check_choice("solver", name, SOLVERS)]
     if solver.exact and epsilon is not None:
         raise ValueError(f'epsilon is only used by entropic solvers; leave it None for "{name}"')
-    check_positive("epsilon", epsilon)
+    epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True, allow_none=True)
+    max_iter = check_static_int("max_iter", max_iter, allow_none=True)
     return dataclasses.replace(solver, epsilon=epsilon, max_iter=max_iter)
