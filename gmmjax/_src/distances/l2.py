@@ -146,18 +146,23 @@ def _scaled_l2(log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array):
     return m, jnp.where(s > noise, s, 0.0)
 
 
-def _l2_squared(log_pp, log_qq, log_pq, offset):
-    m, s = _scaled_l2(log_pp, log_qq, log_pq)
-    return jnp.exp(m + offset) * s
-
-
 def _log_l2_squared(log_pp, log_qq, log_pq, offset):
     m, s = _scaled_l2(log_pp, log_qq, log_pq)
     return jnp.where(s > 0, m + offset + jnp.log(jnp.where(s > 0, s, 1.0)), -jnp.inf)
 
 
+def _l2_squared(log_pp, log_qq, log_pq, offset):
+    """``exp(log L2^2)``: finite wherever the square itself fits the dtype."""
+    return jnp.exp(_log_l2_squared(log_pp, log_qq, log_pq, offset))
+
+
 def _l2(log_pp, log_qq, log_pq, offset):
-    return safe_sqrt(_l2_squared(log_pp, log_qq, log_pq, offset))
+    """``exp(log L2^2 / 2)``, from the log: finite wherever the distance fits the dtype, also
+    where its square over- or underflows (``d = 128``, small variances, float32). ``P = Q``
+    gives exactly 0 with a zero gradient (the scale factor ``s`` enters through
+    :func:`~gmmjax._src.math.numerics.safe_sqrt`)."""
+    m, s = _scaled_l2(log_pp, log_qq, log_pq)
+    return jnp.exp(0.5 * (m + offset)) * safe_sqrt(s)
 
 
 def _cs(log_pp, log_qq, log_pq, offset):
