@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gmmjax._src.core.arguments import check_gmm_pair
+from gmmjax._src.core.arguments import check_gmm_pair, require_definite
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.core.stacking import stack
@@ -183,8 +183,18 @@ def _overlap_distance_pair(p: GMM, q: GMM, *, name: str) -> jax.Array:
     return FROM_LOG_INNER_PRODUCTS[name](*_l2_parts(p, q))
 
 
+_PUBLIC_NAMES = {
+    "l2": "l2_distance",
+    "l2_squared": "l2_distance_squared",
+    "log_l2_squared": "log_l2_distance_squared",
+    "cs": "cauchy_schwarz_divergence",
+}
+
+
 def _overlap_distance(name: str, p: GMM, q: GMM) -> jax.Array:
     check_gmm_pair(p, q)
+    require_definite("p", p, _PUBLIC_NAMES[name])
+    require_definite("q", q, _PUBLIC_NAMES[name])
     return map_pairs(_overlap_distance_pair, p, q, name=name)
 
 
