@@ -11,7 +11,9 @@ the exact scaling laws (W2 scales like ``2**k``, KL and Cauchy–Schwarz are inv
 ``L2**2`` scales like ``2**(-k d)``).
 
 Errors: relative error for distances; for logarithms (``log_prob``,
-``log_l2_distance_squared``) the absolute error divided by ``max(1, |value|)``. Cells whose
+``log_l2_distance_squared``) the absolute error divided by ``max(1, |value|)``. ``refused``: the
+density-based functions raise ``ValueError`` eagerly (a covariance with condition number
+``>= 1/eps`` after rounding; the jitted calls measured here skip that check). Cells whose
 rounded input is not positive definite have no defined density-based value: they show what
 the function returned (``undef: NaN`` or ``undef: finite!``). A cell whose exact value
 lies outside the dtype's range is not counted (``n/r``). ``self`` is ``d(p, p) / d(p, q)``
@@ -41,6 +43,7 @@ import numpy as np
 import scipy.linalg
 
 import gmmjax as gj
+from gmmjax._src.core.arguments import require_definite
 
 DPS = 40
 CONDS = (1.0, 1e3, 1e6, 1e9, 1e12)
@@ -317,6 +320,17 @@ def _outcome(call, p, q, x):
     return "undef: NaN" if np.any(np.isnan(got)) else "undef: finite!"
 
 
+def _refuses(p, q) -> bool:
+    """Whether the density-based functions refuse ``p`` or ``q`` eagerly (the jitted calls
+    measured here skip that check)."""
+    try:
+        require_definite("p", p, "check")
+        require_definite("q", q, "check")
+    except ValueError:
+        return True
+    return False
+
+
 def measure(dtype_name, dims, conds, scales, functions, calls):
     """``{(name, d): {(scale, cond): (error, self_ratio)}}``."""
     dtype = np.dtype(dtype_name)
@@ -340,6 +354,9 @@ def measure(dtype_name, dims, conds, scales, functions, calls):
                 x = np.ldexp(np.asarray(x_r, dtype), k)
                 for name in names:
                     key = "l2" if name in ("l2_distance", "l2_distance_squared") else name
+                    if name not in ("w2_gaussian", "mw2_distance") and _refuses(p, q):
+                        results.setdefault((name, d), {})[scale, cond] = ("refused", None)
+                        continue
                     if key not in ref:
                         results.setdefault((name, d), {})[scale, cond] = (
                             _outcome(calls[name], p, q, x),
