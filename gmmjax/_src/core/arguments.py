@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gmmjax._src.core.checks import check_same_dim
+import numpy as np
+
+from gmmjax._src.core.checks import check_same_dim, is_concrete
 from gmmjax._src.core.mixture import GMM, Gaussian
 
-__all__ = ["check_gaussian_pair", "check_gmm_pair", "require_type"]
+__all__ = ["check_gaussian_pair", "check_gmm_pair", "require_definite", "require_type"]
 
 
 def require_type(name: str, value: Any, cls: type) -> None:
@@ -28,3 +30,40 @@ def check_gaussian_pair(g0: Any, g1: Any, names: tuple[str, str] = ("g0", "g1"))
     for name, g in zip(names, (g0, g1), strict=True):
         require_type(name, g, Gaussian)
     check_same_dim(g0, g1, names)
+
+
+def require_definite(name: str, g: Any, function: str) -> None:
+    """Raise ``ValueError`` when a concrete covariance of ``g`` is singular to working precision.
+
+    Density-based quantities (log densities, L2, Cauchy–Schwarz, KL) divide by the
+    covariance: for a singular one they are infinite or undefined. A covariance counts as
+    singular to working precision when its smallest eigenvalue is at most ``eps`` (of its
+    dtype) times its largest, i.e. its condition number is at least ``1/eps`` (about 8e6 in
+    float32, 4.5e15 in float64): then its rounding error can move the smallest eigenvalue
+    to or below 0. The constructor accepts such covariances (the transport distances handle
+    them); the density-based functions refuse them eagerly, naming the argument. Traced
+    values are not checked (see ``docs/numerics.md``). The eigenvalues come from numpy in
+    float64 on the host, outside XLA.
+    """
+    covs = g.covs if isinstance(g, GMM) else g.cov
+    if not is_concrete(covs):
+        return
+    c = np.asarray(covs)
+    eps = float(np.finfo(c.dtype).eps)
+    diagonal = g.is_diagonal
+    lam = c.astype(np.float64) if diagonal else np.linalg.eigvalsh(c.astype(np.float64))
+    lo, hi = lam.min(axis=-1), lam.max(axis=-1)
+    bad = ~(lo > eps * hi)
+    if not np.any(bad):
+        return
+    index = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0])
+    field = "covs" if isinstance(g, GMM) else "cov"
+    where = f"{name}.{field}[{', '.join(map(str, index))}]" if bad.ndim else f"{name}.{field}"
+    lo_v, hi_v = np.atleast_1d(lo)[index], np.atleast_1d(hi)[index]
+    raise ValueError(
+        f"{function}: {where} is singular to working precision ({c.dtype}): smallest "
+        f"eigenvalue {lo_v:.3g} <= eps * largest = {eps * hi_v:.3g}, so the density is "
+        "undefined or its value is not resolved. Use float64 (JAX_ENABLE_X64=1) for condition "
+        "numbers up to about 1e15, or a transport distance (w2_gaussian, mw2_distance), "
+        "which accepts singular covariances."
+    )

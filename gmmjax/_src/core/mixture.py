@@ -455,6 +455,9 @@ class GMM(_Shapes):
             >>> float(p.log_prob(jnp.zeros(1)))  # doctest: +ELLIPSIS
             -0.918938...
         """
+        from gmmjax._src.core.arguments import require_definite  # imports this module
+
+        require_definite("self", self, "log_prob")  # singular: no density (docs/numerics.md)
         if self.batch_shape:
             return _map_batch(lambda g: g.log_prob(x), self)
         return _log_prob(self, self._points(x))

@@ -26,7 +26,12 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from gmmjax._src.core.arguments import check_gaussian_pair, check_gmm_pair, require_type
+from gmmjax._src.core.arguments import (
+    check_gaussian_pair,
+    check_gmm_pair,
+    require_definite,
+    require_type,
+)
 from gmmjax._src.core.checks import check_choice
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM, Gaussian
@@ -45,7 +50,9 @@ def kl_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
     Diagonal covariances use eq. 4 of jojonki (2018) elementwise; with ``g1 = N(0, I)`` it
     reduces to the VAE term of eq. 5. Full covariances go through Cholesky factors
     (:math:`\\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0) = \\|L_1^{-1}L_0\\|_F^2`). Batch axes
-    broadcast. Needs ``g1`` positive definite; a singular ``g0`` gives ``+inf``.
+    broadcast. Both covariances must be positive definite to working precision (condition
+    number below ``1/eps``): otherwise the KL is infinite or unresolved and a concrete call
+    raises ``ValueError`` naming the argument (``docs/numerics.md``).
 
     Example:
         >>> g0 = Gaussian(jnp.zeros(2), jnp.ones(2))
@@ -54,6 +61,8 @@ def kl_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
         1.0
     """
     check_gaussian_pair(g0, g1)
+    require_definite("g0", g0, "kl_gaussian")
+    require_definite("g1", g1, "kl_gaussian")
     return map_pairs(gaussian_kl, g0, g1)
 
 
@@ -170,6 +179,8 @@ def kl_divergence(
     """
     check_choice("method", method, KL_METHODS)
     check_gmm_pair(p, q)
+    require_definite("p", p, "kl_divergence")
+    require_definite("q", q, "kl_divergence")
     estimator = KL_METHODS[method]
     if method == "mc" and key is None:
         raise ValueError('kl_divergence(method="mc") needs a PRNG key: pass key=jax.random.key(0)')

@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gmmjax._src.core.arguments import check_gmm_pair
+from gmmjax._src.core.arguments import check_gmm_pair, require_definite
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.core.stacking import stack
@@ -146,18 +146,23 @@ def _scaled_l2(log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array):
     return m, jnp.where(s > noise, s, 0.0)
 
 
-def _l2_squared(log_pp, log_qq, log_pq, offset):
-    m, s = _scaled_l2(log_pp, log_qq, log_pq)
-    return jnp.exp(m + offset) * s
-
-
 def _log_l2_squared(log_pp, log_qq, log_pq, offset):
     m, s = _scaled_l2(log_pp, log_qq, log_pq)
     return jnp.where(s > 0, m + offset + jnp.log(jnp.where(s > 0, s, 1.0)), -jnp.inf)
 
 
+def _l2_squared(log_pp, log_qq, log_pq, offset):
+    """``exp(log L2^2)``: finite wherever the square itself fits the dtype."""
+    return jnp.exp(_log_l2_squared(log_pp, log_qq, log_pq, offset))
+
+
 def _l2(log_pp, log_qq, log_pq, offset):
-    return safe_sqrt(_l2_squared(log_pp, log_qq, log_pq, offset))
+    """``exp(log L2^2 / 2)``, from the log: finite wherever the distance fits the dtype, also
+    where its square over- or underflows (``d = 128``, small variances, float32). ``P = Q``
+    gives exactly 0 with a zero gradient (the scale factor ``s`` enters through
+    :func:`~gmmjax._src.math.numerics.safe_sqrt`)."""
+    m, s = _scaled_l2(log_pp, log_qq, log_pq)
+    return jnp.exp(0.5 * (m + offset)) * safe_sqrt(s)
 
 
 def _cs(log_pp, log_qq, log_pq, offset):
@@ -178,8 +183,18 @@ def _overlap_distance_pair(p: GMM, q: GMM, *, name: str) -> jax.Array:
     return FROM_LOG_INNER_PRODUCTS[name](*_l2_parts(p, q))
 
 
+_PUBLIC_NAMES = {
+    "l2": "l2_distance",
+    "l2_squared": "l2_distance_squared",
+    "log_l2_squared": "log_l2_distance_squared",
+    "cs": "cauchy_schwarz_divergence",
+}
+
+
 def _overlap_distance(name: str, p: GMM, q: GMM) -> jax.Array:
     check_gmm_pair(p, q)
+    require_definite("p", p, _PUBLIC_NAMES[name])
+    require_definite("q", q, _PUBLIC_NAMES[name])
     return map_pairs(_overlap_distance_pair, p, q, name=name)
 
 

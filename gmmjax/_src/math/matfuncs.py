@@ -110,7 +110,8 @@ def nuclear_norm(m: jax.Array) -> jax.Array:
 
     ``d = 1`` and ``d = 2`` use closed forms (no LAPACK call):
     :math:`s_1 + s_2 = \\sqrt{\\|M\\|_F^2 + 2|\\det M|}`, a sum of non-negative terms, so it
-    is as accurate as the SVD.
+    is as accurate as the SVD; evaluated for :math:`M/\\max_{ij}|M_{ij}|` and scaled back, so
+    that it neither over- nor underflows where the norm itself fits the dtype.
 
     Example:
         >>> float(nuclear_norm(jnp.array([[3.0, 0.0], [0.0, -4.0]])))
@@ -120,8 +121,13 @@ def nuclear_norm(m: jax.Array) -> jax.Array:
     if d == 1:
         return jnp.abs(m[..., 0, 0])
     if d == 2:
-        det = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
-        return jnp.sqrt(jnp.sum(m**2, axis=(-2, -1)) + 2.0 * jnp.abs(det))
+        # Scaled by the largest entry first: the squares of entries above sqrt(max) (1e19 in
+        # float32, variances 1e20 in W2) would overflow, those below sqrt(tiny) underflow.
+        scale = jnp.max(jnp.abs(m), axis=(-2, -1))
+        scale = jnp.where((scale > 0) & jnp.isfinite(scale), scale, 1.0)
+        u = m / scale[..., None, None]
+        det = u[..., 0, 0] * u[..., 1, 1] - u[..., 0, 1] * u[..., 1, 0]
+        return scale * jnp.sqrt(jnp.sum(u**2, axis=(-2, -1)) + 2.0 * jnp.abs(det))
     return jnp.sum(singular_values(m), axis=-1)
 
 
