@@ -46,6 +46,7 @@ from gmmjax._src.distances.l2 import FROM_LOG_INNER_PRODUCTS
 from gmmjax._src.distances.transport import mw2_distance
 from gmmjax._src.kernels.overlap import log_inner_products, log_overlap_offset, reference_exponent
 from gmmjax._src.math.ldl import UNROLL_MAX_DIM
+from gmmjax._src.ot.result import OTResult
 from gmmjax._src.ot.solvers import SOLVERS
 
 __all__ = ["DEFAULT_BLOCK_SIZE", "PAIRWISE_METRICS", "paired_distances", "pairwise_distances"]
@@ -155,7 +156,7 @@ def _resolve_mesh(sharding: Any) -> Mesh | None:
     raise ValueError(f"sharding must be 'auto', False or a jax.sharding.Mesh; got {sharding!r}")
 
 
-def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs) -> tuple:
+def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs, info=False) -> tuple:
     _check_collection("ps", ps)
     qs = ps if qs is None else qs
     _check_collection("qs", qs)
@@ -170,6 +171,13 @@ def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs) -> tu
     if isinstance(metric, str) and kwargs.get("epsilon") is not None:  # traced inside
         epsilon = check_real("epsilon", kwargs["epsilon"], low=0.0, low_open=True)
         kwargs = {**kwargs, "epsilon": epsilon}
+    if info:
+        if not (isinstance(metric, str) and metric.startswith("mw2_")):
+            raise ValueError(
+                f"return_info needs a transport metric (mw2, mw2_exact, mw2_exact_host, "
+                f"mw2_sinkhorn); got metric {metric!r}"
+            )
+        kwargs = {**kwargs, "return_info": True}
     # Array-valued keyword arguments are traced; the others are static configuration.
     traced = {k: v for k, v in kwargs.items() if isinstance(v, jax.Array)}
     static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in traced))
@@ -276,7 +284,11 @@ def _generic(ps: GMM, qs: GMM, plan: _Plan, paired: bool, traced: tuple) -> jax.
     def step(idx: jax.Array) -> jax.Array:
         return jax.vmap(kernel)(_gather(ps, idx // bq), _gather(qs, idx % bq))
 
-    return jax.lax.map(step, flat).reshape(-1)[:n].reshape(bp, bq)
+    def as_matrix(x: jax.Array) -> jax.Array:  # (blocks, block, ...) -> (B_p, B_q, ...)
+        return x.reshape(-1, *x.shape[2:])[:n].reshape(bp, bq, *x.shape[2:])
+
+    # A value per pair, or (value, OTResult) with return_info: every leaf gets the layout.
+    return jax.tree_util.tree_map(as_matrix, jax.lax.map(step, flat))
 
 
 # --------------------------------------------------------------------------- devices
@@ -310,7 +322,7 @@ def _run(ps: GMM, qs: GMM, plan: _Plan, paired: bool, *traced: Any) -> jax.Array
         out_specs=rows,
         check_vma=False,
     )
-    return mapped(pad_batch(ps, size), qs)[:b]
+    return jax.tree_util.tree_map(lambda x: x[:b], mapped(pad_batch(ps, size), qs))
 
 
 def pairwise_distances(
@@ -321,8 +333,9 @@ def pairwise_distances(
     block_size: int | None = None,
     sharding: Any = "auto",
     unroll_max_dim: int = UNROLL_MAX_DIM,
+    return_info: bool = False,
     **metric_kwargs: Any,
-) -> jax.Array:
+) -> jax.Array | tuple[jax.Array, OTResult]:
     """Matrix of distances between every mixture of ``ps`` and every mixture of ``qs``.
 
     .. math:: D_{ab} = \\mathrm{metric}(P_a, Q_b),\\qquad a < B_p,\\ b < B_q
@@ -343,8 +356,8 @@ def pairwise_distances(
       :func:`~gmmjax._src.ot.sinkhorn.default_epsilon` per pair, 5% of the pair's cost
       spread with a floor, as in :func:`~gmmjax.mw2_plan`). Sinkhorn values are costs of
       feasible (rounded) plans, upper bounds on the exact ones even where the iterations
-      did not converge; call :func:`~gmmjax.mw2_distance` with ``return_info=True`` for
-      ``converged`` / ``n_iters``.
+      did not converge; ``return_info=True`` also returns every pair's solver report
+      (``converged``, ``n_iters``, plan, potentials).
     - a callable ``metric(p, q, **metric_kwargs)`` of two single mixtures returning a scalar.
 
     Zero-weight components (the padding added by :func:`~gmmjax.stack`) do not change any
@@ -371,10 +384,13 @@ def pairwise_distances(
         sharding: ``"auto"``, ``False``, or a ``jax.sharding.Mesh``.
         unroll_max_dim: largest dimension for which the per-pair factorisation of the overlap
             metrics is unrolled across pairs (above it a batched Cholesky is used).
+        return_info: with a transport metric, also return the solver's
+            :class:`~gmmjax.OTResult` of every pair (each field with leading axes
+            ``(B_p, B_q)``: ``converged``, ``n_iters``, ``cost``, ``plan``, ``f``, ``g``).
         **metric_kwargs: forwarded to the metric (arrays are traced, others static).
 
     Returns:
-        ``(B_p, B_q)`` array of distances.
+        ``(B_p, B_q)`` array of distances, or ``(distances, info)``.
 
     Raises:
         TypeError: a non-GMM input, a ``block_size`` that is not an int, an ``epsilon`` that
@@ -391,7 +407,7 @@ def pairwise_distances(
         [[0.0, 0.0601], [0.0601, 0.0]]
     """
     ps, qs, plan, traced = _prepare(
-        ps, qs, metric, block_size, unroll_max_dim, sharding, metric_kwargs
+        ps, qs, metric, block_size, unroll_max_dim, sharding, metric_kwargs, return_info
     )
     return _run(ps, qs, plan, False, *traced)
 
@@ -404,8 +420,9 @@ def paired_distances(
     block_size: int | None = None,
     sharding: Any = "auto",
     unroll_max_dim: int = UNROLL_MAX_DIM,
+    return_info: bool = False,
     **metric_kwargs: Any,
-) -> jax.Array:
+) -> jax.Array | tuple[jax.Array, OTResult]:
     """Distances between matching mixtures, :math:`d_a = \\mathrm{metric}(P_a, Q_a)`.
 
     The batched loss of a training step (a predicted and a target mixture per example),
@@ -421,10 +438,12 @@ def paired_distances(
             ``d <= 8``, ``2**22 // d**2`` above).
         sharding: ``"auto"``, ``False``, or a ``jax.sharding.Mesh``.
         unroll_max_dim: see :func:`pairwise_distances`.
+        return_info: with a transport metric, also return every pair's
+            :class:`~gmmjax.OTResult` (fields with a leading axis ``(B,)``).
         **metric_kwargs: forwarded to the metric.
 
     Returns:
-        ``(B,)`` array.
+        ``(B,)`` array, or ``(distances, info)``.
 
     Example:
         >>> a = GMM.univariate([1.0], [0.0], [1.0])
@@ -433,7 +452,7 @@ def paired_distances(
         [0.0, 0.353268]
     """
     ps, qs, plan, traced = _prepare(
-        ps, qs, metric, block_size, unroll_max_dim, sharding, metric_kwargs
+        ps, qs, metric, block_size, unroll_max_dim, sharding, metric_kwargs, return_info
     )
     if ps.batch_shape != qs.batch_shape:
         raise ValueError(
