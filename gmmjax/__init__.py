@@ -50,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "geodesic": "gmmjax._src.distances.transport",
     "mw2_distance": "gmmjax._src.distances.transport",
     "mw2_plan": "gmmjax._src.distances.transport",
+    "mw2_coupling_density": "gmmjax._src.distances.transport_maps",
+    "mw2_transport_map": "gmmjax._src.distances.transport_maps",
     "density_information_loss": "gmmjax._src.learner.dil",
     "dil_from_cdfs": "gmmjax._src.learner.dil",
     "empirical_density_information_loss": "gmmjax._src.learner.dil",
@@ -108,6 +110,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         log_l2_distance_squared,
     )
     from gmmjax._src.distances.transport import geodesic, mw2_distance, mw2_plan
+    from gmmjax._src.distances.transport_maps import mw2_coupling_density, mw2_transport_map
     from gmmjax._src.learner.dil import (
         density_information_loss,
         dil_from_cdfs,
@@ -152,8 +155,10 @@ __all__ = [
     "log_inner_product",
     "log_l2_distance_squared",
     "mw2_barycenter",
+    "mw2_coupling_density",
     "mw2_distance",
     "mw2_plan",
+    "mw2_transport_map",
     "paired_distances",
     "pairwise_distances",
     "paper_algorithm1",

@@ -229,11 +229,11 @@ def mw2_transport_map(
             mixtures, a singular covariance of ``p``; and as in :func:`gmmjax.mw2_plan`.
 
     Example:
-        >>> p = GMM.univariate([0.5, 0.5], [-2.0, 2.0], [1.0, 1.0])
+        >>> p = GMM.univariate([0.5, 0.5], [-5.0, 5.0], [1.0, 1.0])
         >>> q = GMM.univariate([0.5, 0.5], [-1.0, 6.0], [4.0, 1.0])
-        >>> y = mw2_transport_map(p, q, jnp.array([[-2.0], [2.0]]))
+        >>> y = mw2_transport_map(p, q, jnp.array([[-5.0], [-4.0], [5.0]]))
         >>> [round(v, 4) for v in y[:, 0].tolist()]
-        [-1.0, 6.0]
+        [-1.0, 1.0, 6.0]
         >>> mw2_transport_map(p, q, jnp.zeros((5, 1)), method="random", key=jax.random.key(0)).shape
         (5, 1)
 
