@@ -11,8 +11,8 @@ themselves (Delon & Desolneux 2020, Proposition 4 and §4.1),
 with :math:`p_i = \\mathcal N(m_i,\\Sigma_i)` the components of ``p``. Given :math:`x`, the
 pair :math:`(i, j)` has conditional probability
 :math:`r_{ij}(x) = \\pi_{ij}p_i(x) / \\sum_{kl}\\pi_{kl}p_k(x)`. :func:`mw2_transport_map`
-returns the conditional mean (the barycentric projection :math:`T_{\\rm mean}`) or one draw
-from the conditional (the random map :math:`T_{\\rm rand}`); :func:`mw2_coupling_density`
+returns the conditional mean (the barycentric projection :math:`T_{\\mathrm{mean}}`) or one draw
+from the conditional (the random map :math:`T_{\\mathrm{rand}}`); :func:`mw2_coupling_density`
 evaluates :math:`\\gamma` on a grid of ``(x, y)`` pairs with the delta smoothed as POT
 does. Every pair map comes from the Bures kernel
 (:func:`gmmjax._src.kernels.bures.transport_map`), one formula for all of gmmjax.
@@ -190,11 +190,11 @@ def mw2_transport_map(
     :math:`\\gamma(x, y) = \\sum_{ij}\\pi_{ij}p_i(x)\\delta(y - T_{ij}x)`,
 
     .. math::
-        T_{\\rm mean}(x) = \\sum_{ij} r_{ij}(x)\\,T_{ij}(x),
+        T_{\\mathrm{mean}}(x) = \\sum_{ij} r_{ij}(x)\\,T_{ij}(x),
 
     and ``method="random"`` draws, independently for every point, one pair :math:`(i, j)`
     with probabilities :math:`r_{ij}(x)` and returns :math:`T_{ij}(x)`
-    (:math:`T_{\\rm rand}`): for ``x`` drawn from ``p`` the result is distributed as ``q``
+    (:math:`T_{\\mathrm{rand}}`): for ``x`` drawn from ``p`` the result is distributed as ``q``
     exactly. For a plan whose rows sum to the weights of ``p`` (any plan of
     :func:`gmmjax.mw2_plan`) the denominator is the density :math:`p(x)`, as in POT's
     ``ot.gmm.gmm_ot_apply_map``; for another ``plan`` the row sums take its place, so
@@ -212,7 +212,7 @@ def mw2_transport_map(
             covariances of ``p`` must be positive definite (their densities weight the
             pairs); those of ``q`` may be singular.
         x: points of shape ``(..., d)``, converted to the mixtures' dtype.
-        method: ``"mean"`` (:math:`T_{\\rm mean}`) or ``"random"`` (:math:`T_{\\rm rand}`).
+        method: ``"mean"`` (:math:`T_{\\mathrm{mean}}`) or ``"random"`` (:math:`T_{\\mathrm{rand}}`).
         key: a JAX PRNG key; required by ``method="random"``, ignored by ``"mean"``.
         plan: the coupling of the components, ``(K_p, K_q)``, non-negative; default
             ``mw2_plan(p, q, solver, epsilon)``.
@@ -239,8 +239,8 @@ def mw2_transport_map(
 
     References:
         J. Delon and A. Desolneux, *A Wasserstein-type distance in the space of Gaussian
-        mixture models*, SIAM J. Imaging Sci. 13(2), 2020, §4.1 (:math:`T_{\\rm mean}`,
-        :math:`T_{\\rm rand}`). Y. Chen, T. T. Georgiou and A. Tannenbaum, *Optimal transport
+        mixture models*, SIAM J. Imaging Sci. 13(2), 2020, §4.1 (:math:`T_{\\mathrm{mean}}`,
+        :math:`T_{\\mathrm{rand}}`). Y. Chen, T. T. Georgiou and A. Tannenbaum, *Optimal transport
         for Gaussian mixture models*, IEEE Access 7, 2019 (the plan).
     """
     function = "mw2_transport_map"
@@ -281,10 +281,10 @@ def mw2_coupling_density(
     ball of radius ``atol``:
 
     .. math::
-        \\gamma_{\\rm atol}(x, y) = \\sum_{ij}\\pi_{ij}\\,p_i(x)\\,
+        \\gamma_{\\mathrm{atol}}(x, y) = \\sum_{ij}\\pi_{ij}\\,p_i(x)\\,
         \\mathbf 1\\big[\\|T_{ij}x - y\\| < \\mathrm{atol}\\big].
 
-    The indicator is not divided by the volume of the ball, so :math:`\\gamma_{\\rm atol}`
+    The indicator is not divided by the volume of the ball, so :math:`\\gamma_{\\mathrm{atol}}`
     is a picture of the support and of the mass along it (the values of POT, on the same
     inputs), not a normalised density. Differentiable in ``x`` and in the mixtures through
     :math:`p_i(x)` and the plan; the indicator is piecewise constant (zero derivative).
