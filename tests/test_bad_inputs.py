@@ -502,6 +502,60 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ),
     ("dimension mismatch (W2)", lambda: gj.mw2_distance(P, R3), ValueError, r"dimension mismatch"),
     (
+        "transport map x of wrong dimension",
+        lambda: gj.mw2_transport_map(P, Q, np.zeros((4, 3))),
+        ValueError,
+        r"x must have shape \(\.\.\., 2\)",
+    ),
+    (
+        "transport map x NaN",
+        lambda: gj.mw2_transport_map(P, Q, np.array([[0.0, np.nan]])),
+        ValueError,
+        r"x must be finite; x\[\(0, 1\)\] = nan",
+    ),
+    (
+        "transport map unknown method",
+        lambda: gj.mw2_transport_map(P, Q, np.zeros((4, 2)), method="bary"),
+        ValueError,
+        r"unknown method 'bary'",
+    ),
+    (
+        "random transport map without key",
+        lambda: gj.mw2_transport_map(P, Q, np.zeros((4, 2)), method="random"),
+        ValueError,
+        r"needs a PRNG key",
+    ),
+    (
+        "transport map plan of wrong shape",
+        lambda: gj.mw2_transport_map(P, Q, np.zeros((4, 2)), plan=np.full((2, 2), 0.25)),
+        ValueError,
+        r"plan must have shape \(K_p, K_q\) = \(2, 1\)",
+    ),
+    (
+        "transport map negative plan",
+        lambda: gj.mw2_transport_map(P, Q, np.zeros((4, 2)), plan=np.array([[1.5], [-0.5]])),
+        ValueError,
+        r"plan must be finite and >= 0",
+    ),
+    (
+        "transport map of a batch",
+        lambda: gj.mw2_transport_map(gj.stack([P, P]), Q, np.zeros((4, 2))),
+        ValueError,
+        r"needs single mixtures; p has batch_shape \(2,\)",
+    ),
+    (
+        "coupling density y of wrong dimension",
+        lambda: gj.mw2_coupling_density(P, Q, np.zeros((4, 2)), np.zeros(3)),
+        ValueError,
+        r"y must have shape \(\.\.\., 2\)",
+    ),
+    (
+        "coupling density atol = 0",
+        lambda: gj.mw2_coupling_density(P, Q, np.zeros((4, 2)), np.zeros((4, 2)), atol=0.0),
+        ValueError,
+        r"atol must be > 0 and finite",
+    ),
+    (
         "learner data with NaN",
         lambda: gj.fit_weights(
             gj.grid_basis(np.linspace(0, 1, 20), 5), np.array([0.0, np.nan, 1.0]), steps=2

@@ -130,7 +130,9 @@ def _points(name: str, x: Any, d: int, dtype: Any) -> jax.Array:
     ):
         raise TypeError(f"{name} must be a real array of points; got dtype {kind}")
     if x.ndim < 1 or x.shape[-1] != d:
-        raise ValueError(f"{name} must have shape (..., {d}) (points of dimension {d}); got {x.shape}")
+        raise ValueError(
+            f"{name} must have shape (..., {d}) (points of dimension {d}); got {x.shape}"
+        )
     if is_concrete(x):
         bad = ~np.isfinite(np.asarray(x, dtype=np.float64))
         if np.any(bad):
@@ -157,7 +159,9 @@ def _plan(
         bad = ~(np.isfinite(values) & (values >= 0))
         if np.any(bad):
             index = tuple(int(k) for k in np.argwhere(bad)[0])
-            raise ValueError(f"{function}: plan must be finite and >= 0; plan{index} = {values[index]}")
+            raise ValueError(
+                f"{function}: plan must be finite and >= 0; plan[{index}] = {values[index]}"
+            )
         if not np.any(values > 0):
             raise ValueError(f"{function}: plan must have a positive entry; it is all zeros")
     return jnp.asarray(plan, dtype)
@@ -212,7 +216,8 @@ def mw2_transport_map(
             covariances of ``p`` must be positive definite (their densities weight the
             pairs); those of ``q`` may be singular.
         x: points of shape ``(..., d)``, converted to the mixtures' dtype.
-        method: ``"mean"`` (:math:`T_{\\mathrm{mean}}`) or ``"random"`` (:math:`T_{\\mathrm{rand}}`).
+        method: ``"mean"`` (:math:`T_{\\mathrm{mean}}`) or ``"random"``
+            (:math:`T_{\\mathrm{rand}}`).
         key: a JAX PRNG key; required by ``method="random"``, ignored by ``"mean"``.
         plan: the coupling of the components, ``(K_p, K_q)``, non-negative; default
             ``mw2_plan(p, q, solver, epsilon)``.
