@@ -3,7 +3,7 @@
 The mixture plan :math:`\\pi^*` of Chen, Georgiou & Tannenbaum (2019) (:func:`gmmjax.mw2_plan`)
 couples components; with the Brenier map :math:`T_{ij}(x) = A_{ij}x + b_{ij}` of every pair of
 components (:func:`gmmjax.gaussian_transport_map`) it becomes a coupling of the two mixtures
-themselves (Delon & Desolneux 2020, Proposition 4 and §4.1),
+themselves (Delon & Desolneux 2020, §4),
 
 .. math::
     \\gamma(x, y) = \\sum_{ij}\\pi_{ij}\\,p_i(x)\\,\\delta(y - T_{ij}x),
