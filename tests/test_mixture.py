@@ -304,3 +304,27 @@ def test_normalize_huge_and_tiny_weights():
     small = np.array([1e-30, 3e-30], DTYPE)
     q = gj.GMM(small, np.zeros((2, 1), DTYPE), np.ones((2, 1), DTYPE), normalize=True)
     np.testing.assert_allclose(q.weights, [0.25, 0.75], rtol=tol(1e-15, 1e-7))
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_to_z_whitens_and_from_z_inverts(rng, diagonal):
+    """``to_z`` maps draws of the Gaussian to standard normal draws; ``from_z`` undoes it."""
+    w, m, c = random_gmm_arrays(rng, 1, 3, diagonal=diagonal)
+    g = as_gmm(w, m, c).component(0)
+    x = g.sample(jax.random.key(2), 20_000)
+    z = np.asarray(g.to_z(x), np.float64)
+    np.testing.assert_allclose(z.mean(0), 0.0, atol=0.05)
+    np.testing.assert_allclose(np.cov(z.T), np.eye(3), atol=0.05)
+    np.testing.assert_allclose(g.from_z(g.to_z(x[:10])), x[:10], rtol=tol(1e-10, 1e-4), atol=1e-5)
+
+
+@pytest.mark.peer
+def test_to_z_matches_ott(rng):
+    from ott.tools.gaussian_mixture.gaussian import Gaussian as OTTGaussian
+
+    _, m, c = random_gmm_arrays(rng, 1, 3)
+    g = gj.Gaussian(jnp.asarray(m[0], DTYPE), jnp.asarray(c[0], DTYPE))
+    theirs = OTTGaussian.from_mean_and_cov(g.mean, g.cov)
+    x = jnp.asarray(rng.standard_normal((5, 3)), DTYPE)
+    np.testing.assert_allclose(g.to_z(x), theirs.to_z(x), rtol=tol(1e-10, 1e-4), atol=1e-6)
+    np.testing.assert_allclose(g.from_z(x), theirs.from_z(x), rtol=tol(1e-10, 1e-4), atol=1e-6)

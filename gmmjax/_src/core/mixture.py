@@ -37,6 +37,7 @@ from gmmjax._src.core.interop import (
     sklearn_estimator,
     sklearn_parameters,
 )
+from gmmjax._src.math.linalg import cholesky_and_inverse
 from gmmjax._src.math.numerics import weighted_logsumexp
 
 __all__ = ["GMM", "Gaussian", "float_dtype"]
@@ -146,6 +147,13 @@ class _Shapes:
         loc, _, event = self._location_and_scale()
         return tuple(loc.shape[:-event])
 
+    def _require_single(self, what: str) -> None:
+        if self.batch_shape:
+            raise ValueError(
+                f"{what} needs a single {type(self).__name__}; this one has batch_shape "
+                f"{self.batch_shape} (index it, or use jax.vmap)"
+            )
+
     @property
     def is_diagonal(self) -> bool:
         """True when the covariances are stored as diagonal variances ``(..., d)``."""
@@ -221,12 +229,55 @@ class Gaussian(_Shapes):
         """Samples of shape ``(*sample_shape, d)``; see :meth:`GMM.sample`."""
         return self.as_gmm().sample(key, sample_shape)
 
+    def to_z(self, x: Any) -> jax.Array:
+        """Whitened coordinates :math:`z = L^{-1}(x - \\mu)` of points ``x`` of shape ``(..., d)``.
+
+        :math:`L` is the lower Cholesky factor, :math:`\\Sigma = LL^T` (the standard
+        deviations for diagonal covariances), as OTT-JAX's ``Gaussian.to_z``: if ``x`` is
+        distributed as this Gaussian, ``z`` is standard normal. Needs a positive-definite
+        covariance (NaN otherwise); unbatched Gaussians only.
+
+        Example:
+            >>> g = Gaussian(jnp.array([1.0, 0.0]), jnp.array([4.0, 1.0]))
+            >>> g.to_z(jnp.array([3.0, 1.0])).tolist()
+            [1.0, 1.0]
+        """
+        self._require_single("to_z")
+        x = _points(x, self.dim, self.mean.dtype)
+        if self.is_diagonal:
+            return (x - self.mean) / jnp.sqrt(self.cov)
+        _, inverse = cholesky_and_inverse(self.cov)
+        return (x - self.mean) @ inverse.T
+
+    def from_z(self, z: Any) -> jax.Array:
+        """Points :math:`x = \\mu + L z` from whitened coordinates: the inverse of :meth:`to_z`.
+
+        Example:
+            >>> g = Gaussian(jnp.array([1.0, 0.0]), jnp.array([4.0, 1.0]))
+            >>> g.from_z(jnp.array([1.0, 1.0])).tolist()
+            [3.0, 1.0]
+        """
+        self._require_single("from_z")
+        z = _points(z, self.dim, self.mean.dtype)
+        if self.is_diagonal:
+            return self.mean + z * jnp.sqrt(self.cov)
+        factor, _ = cholesky_and_inverse(self.cov)
+        return self.mean + z @ factor.T
+
     def __repr__(self) -> str:
         kind = "diagonal" if self.is_diagonal else "full"
         return (
             f"Gaussian(dim={self.dim}, cov={kind}, batch_shape={self.batch_shape}, "
             f"dtype={self.mean.dtype})"
         )
+
+
+def _points(x: Any, dim: int, dtype: Any) -> jax.Array:
+    """``x`` in ``dtype``, checked to be ``(..., dim)``."""
+    x = jnp.asarray(x, dtype)
+    if x.shape[-1:] != (dim,):
+        raise ValueError(f"x must have shape (..., {dim}); got {x.shape}")
+    return x
 
 
 def _embed_diagonal(variances: jax.Array) -> jax.Array:
@@ -521,17 +572,7 @@ class GMM(_Shapes):
 
     def _points(self, x: Any) -> jax.Array:
         """``x`` in this mixture's dtype, checked to be ``(..., d)``."""
-        x = jnp.asarray(x, self.dtype)
-        if x.shape[-1:] != (self.dim,):
-            raise ValueError(f"x must have shape (..., {self.dim}); got {x.shape}")
-        return x
-
-    def _require_single(self, what: str) -> None:
-        if self.batch_shape:
-            raise ValueError(
-                f"{what} needs a single GMM; this one has batch_shape {self.batch_shape} "
-                "(index it, or use jax.vmap)"
-            )
+        return _points(x, self.dim, self.dtype)
 
 
 def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
