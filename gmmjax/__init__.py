@@ -55,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "density_information_loss": "gmmjax._src.learner.dil",
     "dil_from_cdfs": "gmmjax._src.learner.dil",
     "empirical_density_information_loss": "gmmjax._src.learner.dil",
+    "EMResult": "gmmjax._src.learner.em",
+    "fit_em": "gmmjax._src.learner.em",
     "FitResult": "gmmjax._src.learner.fit",
     "fit_weights": "gmmjax._src.learner.fit",
     "grid_basis": "gmmjax._src.learner.grid",
@@ -116,6 +118,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         dil_from_cdfs,
         empirical_density_information_loss,
     )
+    from gmmjax._src.learner.em import EMResult, fit_em
     from gmmjax._src.learner.fit import FitResult, fit_weights
     from gmmjax._src.learner.grid import grid_basis
     from gmmjax._src.learner.options import FitOptions
@@ -127,6 +130,7 @@ __all__ = [
     "GMM",
     "KL_METHODS",
     "PAIRWISE_METRICS",
+    "EMResult",
     "FitOptions",
     "FitResult",
     "Gaussian",
@@ -138,6 +142,7 @@ __all__ = [
     "dil_from_cdfs",
     "empirical_density_information_loss",
     "exact_ot",
+    "fit_em",
     "fit_weights",
     "gaussian_barycenter",
     "gaussian_entropy",

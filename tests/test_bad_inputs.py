@@ -570,6 +570,78 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         ValueError,
         r"x must be finite",
     ),
+    (
+        "EM data with NaN",
+        lambda: gj.fit_em(np.array([0.0, np.nan, 1.0]), 2, jax.random.key(0)),
+        ValueError,
+        r"^x must be finite; x\[\(1, 0\)\] = nan",
+    ),
+    (
+        "EM data of rank 3",
+        lambda: gj.fit_em(np.zeros((2, 2, 2)), 1, jax.random.key(0)),
+        ValueError,
+        r"^x must have shape \(N,\) or \(N, d\)",
+    ),
+    (
+        "EM n_components = 0",
+        lambda: gj.fit_em(np.arange(5.0), 0, jax.random.key(0)),
+        ValueError,
+        r"^n_components must be an int >= 1; got 0",
+    ),
+    (
+        "EM more components than points",
+        lambda: gj.fit_em(np.arange(5.0), 6, jax.random.key(0)),
+        ValueError,
+        r"^n_components must be <= the number of points \(5\); got 6",
+    ),
+    (
+        "EM n_components a float",
+        lambda: gj.fit_em(np.arange(5.0), 2.0, jax.random.key(0)),
+        TypeError,
+        r"^n_components must be an int >= 1; got 2.0 \(float\)",
+    ),
+    (
+        "EM unknown covariance_type",
+        lambda: gj.fit_em(np.arange(5.0), 2, jax.random.key(0), covariance_type="tied"),
+        ValueError,
+        r"^unknown covariance_type 'tied'; expected one of \('full', 'diag'\)",
+    ),
+    (
+        "EM max_iter = 0",
+        lambda: gj.fit_em(np.arange(5.0), 2, jax.random.key(0), max_iter=0),
+        ValueError,
+        r"^max_iter must be an int >= 1; got 0",
+    ),
+    (
+        "EM tol = 0",
+        lambda: gj.fit_em(np.arange(5.0), 2, jax.random.key(0), tol=0.0),
+        ValueError,
+        r"^tol must be > 0 and finite; got 0.0",
+    ),
+    (
+        "EM reg_covar < 0",
+        lambda: gj.fit_em(np.arange(5.0), 2, jax.random.key(0), reg_covar=-1e-6),
+        ValueError,
+        r"^reg_covar must be >= 0 and finite; got -1e-06",
+    ),
+    (
+        "EM unknown init",
+        lambda: gj.fit_em(np.arange(5.0), 2, jax.random.key(0), init="kmeans"),
+        ValueError,
+        r"^unknown init 'kmeans'; expected one of \('kmeans\+\+', 'random'\)",
+    ),
+    (
+        "EM init GMM of another size",
+        lambda: gj.fit_em(np.arange(5.0), 3, None, init=gj.GMM.univariate([1.0], [0.0], [1.0])),
+        ValueError,
+        r"^init must have n_components=3 and dim=1",
+    ),
+    (
+        "EM without a key",
+        lambda: gj.fit_em(np.arange(5.0), 2, None),
+        ValueError,
+        r'^fit_em\(init="kmeans\+\+"\) needs a PRNG key',
+    ),
 ]
 
 

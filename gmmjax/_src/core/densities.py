@@ -14,7 +14,7 @@ from gmmjax._src.math.ldl import UNROLL_MAX_DIM, unrolled_sum
 from gmmjax._src.math.linalg import cholesky_and_inverse
 from gmmjax._src.math.numerics import LOG_2PI
 
-__all__ = ["component_log_densities", "noise_factor", "scale_noise"]
+__all__ = ["component_log_densities", "log_posteriors", "noise_factor", "scale_noise"]
 
 
 def _diagonal_mahalanobis(x: jax.Array, means: jax.Array, variances: jax.Array) -> jax.Array:
@@ -40,6 +40,27 @@ def component_log_densities(x: jax.Array, means: jax.Array, covs: jax.Array) -> 
         maha = jnp.sum(z**2, axis=-1)
         logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
     return -0.5 * (maha + logdet + d * LOG_2PI)
+
+
+def log_posteriors(log_densities: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Log component posteriors and log mixture densities from ``(..., K)`` log densities.
+
+    .. math::
+        \\log r_{nk} = \\log w_k + \\log\\mathcal N(x_n\\mid\\mu_k,\\Sigma_k) - \\log p(x_n),
+        \\qquad \\log p(x_n) = \\operatorname{logsumexp}_j\\,(\\log w_j + \\log\\mathcal N_{nj})
+
+    (Bishop 2006, Eq. 9.23). Computed in log space, so a point far from every component still
+    gets finite posteriors that sum to 1; a zero-weight component gets :math:`-\\infty` (a
+    posterior of exactly 0).
+
+    Returns:
+        ``(log_r, log_p)``: ``(..., K)`` and ``(...)``.
+    """
+    positive = weights > 0
+    log_w = jnp.where(positive, jnp.log(jnp.where(positive, weights, 1.0)), -jnp.inf)
+    joint = log_densities + log_w
+    log_p = jax.nn.logsumexp(joint, axis=-1, keepdims=True)
+    return joint - log_p, log_p[..., 0]
 
 
 def noise_factor(covs: jax.Array, diagonal: bool) -> jax.Array:

@@ -30,7 +30,12 @@ import numpy as np
 
 from gmmjax._src.core import rules
 from gmmjax._src.core.checks import is_concrete, sample_shape_tuple
-from gmmjax._src.core.densities import component_log_densities, noise_factor, scale_noise
+from gmmjax._src.core.densities import (
+    component_log_densities,
+    log_posteriors,
+    noise_factor,
+    scale_noise,
+)
 from gmmjax._src.core.interop import (
     ott_mixture,
     ott_parameters,
@@ -492,6 +497,28 @@ class GMM(_Shapes):
         out = component_log_densities(x.reshape(-1, self.dim), self.means, self.covs)
         return out.reshape(*x.shape[:-1], self.n_components)
 
+    def log_responsibilities(self, x: Any) -> jax.Array:
+        """Log component posteriors :math:`\\log p(k\\mid x)`, ``(..., K)`` for ``x`` ``(..., d)``.
+
+        :math:`\\log w_k + \\log\\mathcal N(x\\mid\\mu_k,\\Sigma_k) - \\log p(x)` (Bishop 2006,
+        Eq. 9.23), in log space: finite for points far from every component; ``-inf`` for a
+        zero-weight component. Unbatched mixtures only (``vmap`` over batched ones).
+        """
+        self._require_single("log_responsibilities")
+        return _log_responsibilities(self, self._points(x))
+
+    def responsibilities(self, x: Any) -> jax.Array:
+        """Component posteriors :math:`p(k\\mid x)`, ``(..., K)``, summing to 1 over ``K``.
+
+        The exponential of :meth:`log_responsibilities`; a zero-weight component gets 0.
+
+        Example:
+            >>> p = GMM.univariate([0.5, 0.5], [-1.0, 1.0], [1.0, 1.0])
+            >>> p.responsibilities(jnp.array([[0.0], [1e4]])).round(6).tolist()
+            [[0.5, 0.5], [0.0, 1.0]]
+        """
+        return jnp.exp(self.log_responsibilities(x))
+
     def log_prob(self, x: Any) -> jax.Array:
         """Log density :math:`\\log \\sum_k w_k \\mathcal N(x\\mid\\mu_k,\\Sigma_k)` (log-sum-exp).
 
@@ -586,6 +613,11 @@ def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
 @jax.jit
 def _log_prob(g: GMM, x: jax.Array) -> jax.Array:
     return weighted_logsumexp(g.component_log_prob(x), g.weights, axis=-1)
+
+
+@jax.jit
+def _log_responsibilities(g: GMM, x: jax.Array) -> jax.Array:
+    return log_posteriors(g.component_log_prob(x), g.weights)[0]
 
 
 @functools.partial(jax.jit, static_argnums=2)
