@@ -586,7 +586,10 @@ def test_replaced_model_keeps_its_permissions(capsys, tmp_path, data_file):
 # The child runs the command line with a hook that announces a moment on stderr; the parent
 # sends SIGINT as soon as it reads the announcement.
 _CHILD = """
-import sys, time
+import signal, sys, time
+
+# As at a terminal: pytest-xdist workers ignore SIGINT, and their children inherit that.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from gmmjax import cli
 from gmmjax._src.app import commands
 

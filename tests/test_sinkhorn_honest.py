@@ -327,20 +327,21 @@ def test_property_one_component_mixtures_give_w2_with_either_solver(sp, sq):
 def test_pairwise_and_paired_report_every_pairs_solver():
     """``return_info``: each pair's ``converged``/``n_iters`` as its single-pair call says."""
     a = gj.GMM.univariate([1.0], [0.0], [1.0])
-    b = gj.GMM.univariate([0.5, 0.5], [-1.0, 3.0], [1.0, 0.5])
-    ps, qs = gj.stack([a, b]), gj.stack([b, a, b])
+    b = gj.GMM.univariate([0.2, 0.3, 0.5], [0.0, 1.0, 2.0], [1.0, 0.5, 2.0])
+    c = gj.GMM.univariate([0.6, 0.3, 0.1], [0.5, 1.5, -1.0], [1.0, 1.0, 1.0])
+    ps, qs = gj.stack([a, b]), gj.stack([c, a, b])
     options = {"epsilon": 1e-3, "max_iter": 2}
     values, info = gj.pairwise_distances(ps, qs, "mw2_sinkhorn", return_info=True, **options)
     assert values.shape == info.converged.shape == info.n_iters.shape == (2, 3)
-    assert info.plan.shape == (2, 3, 2, 2)
+    assert info.plan.shape == (2, 3, 3, 3)
     np.testing.assert_array_equal(values, gj.pairwise_distances(ps, qs, "mw2_sinkhorn", **options))
     for i, p in enumerate([a, b]):
-        for j, q in enumerate([b, a, b]):
+        for j, q in enumerate([c, a, b]):
             _, single = gj.mw2_distance(p, q, "sinkhorn", return_info=True, **options)
             assert bool(info.converged[i, j]) == bool(single.converged)
             assert int(info.n_iters[i, j]) == int(single.n_iters)
-    assert not bool(jnp.all(info.converged))  # two iterations at a small epsilon
-    paired, paired_info = gj.paired_distances(ps, gj.stack([b, b]), "mw2", return_info=True)
+    assert not bool(jnp.all(info.converged))  # two iterations: b to c is not there yet
+    paired, paired_info = gj.paired_distances(ps, gj.stack([c, b]), "mw2", return_info=True)
     assert paired.shape == paired_info.converged.shape == (2,)
     assert bool(jnp.all(paired_info.converged))
     with pytest.raises(ValueError, match="return_info needs a transport metric"):
