@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "checked": "gmmjax._src.core.validation",
     "validate": "gmmjax._src.core.validation",
     "mw2_barycenter": "gmmjax._src.distances.barycenter",
+    "mw2_barycenter_free_support": "gmmjax._src.distances.free_barycenter",
     "PAIRWISE_METRICS": "gmmjax._src.distances.collections",
     "paired_distances": "gmmjax._src.distances.collections",
     "pairwise_distances": "gmmjax._src.distances.collections",
@@ -93,6 +94,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         paired_distances,
         pairwise_distances,
     )
+    from gmmjax._src.distances.free_barycenter import mw2_barycenter_free_support
     from gmmjax._src.distances.gaussian import (
         bures_cost_matrix,
         gaussian_barycenter,
@@ -160,6 +162,7 @@ __all__ = [
     "log_inner_product",
     "log_l2_distance_squared",
     "mw2_barycenter",
+    "mw2_barycenter_free_support",
     "mw2_coupling_density",
     "mw2_distance",
     "mw2_plan",

@@ -50,7 +50,9 @@ class BarycenterInfo(NamedTuple):
 
     Attributes:
         cost: the objective of eq. 17, :math:`\\sum_k\\lambda_k d(\\mu,\\mu_k)^2`, evaluated
-            at the returned mixture with the exact ``d`` (differentiable).
+            at the returned mixture with the exact ``d``; differentiable in every input
+            (exact LP: the derivative of the optimal value, by the LP's plans and duals;
+            Sinkhorn: at the returned weights held fixed).
         converged: the LP reached optimality / Sinkhorn reached its threshold.
         n_iters: Sinkhorn iterations (``-1`` for the LP, which does not report them).
     """
@@ -130,7 +132,11 @@ def mw2_barycenter(
       (``ott.solvers.linear.discrete_barycenter``), for sizes where the LP is too large.
 
     Derivatives flow to the candidate components (through the Gaussian barycenters); the
-    LP weights ``p`` are piecewise constant in the inputs and are not differentiated.
+    weights ``p`` themselves are not differentiated. ``info.cost`` is differentiable in
+    every input with every solver: with the exact LP its derivative is that of the optimum
+    of eq. 19 (envelope theorem: :math:`\\lambda_k\\pi_k` in the costs, the centred duals of
+    the marginal constraints in the input weights), with Sinkhorn that of eq. 17 at the
+    returned ``p`` held fixed.
 
     Args:
         gmms: ``L`` single mixtures of one dimension (any component counts), or one GMM
@@ -180,13 +186,49 @@ def _barycenter(
     support = _support(gmms, lam, support, max_candidates)
     costs = [bures_cost(support, g) for g in gmms]
     marginals = [g.weights for g in gmms]
-    p, _, ok, n_iters = ot_solver.fixed_barycenter(costs, marginals, jax.lax.stop_gradient(lam))
+    p, _, ok, n_iters, plans, duals = ot_solver.fixed_barycenter(
+        costs, marginals, jax.lax.stop_gradient(lam)
+    )
     out = GMM._unchecked(p.astype(lam.dtype), support.means, support.covs)
     if not info:
         return out
-    # The objective of eq. 17 at the returned mixture, differentiable in every input.
-    cost = sum(lam[k] * mw2_distance(out, g) ** 2 for k, g in enumerate(gmms))
-    return out, BarycenterInfo(cost, ok, n_iters)
+    return out, BarycenterInfo(_objective(out, gmms, lam, costs, plans, duals), ok, n_iters)
+
+
+def _objective(
+    out: GMM,
+    gmms: list[GMM],
+    lam: jax.Array,
+    costs: list[jax.Array],
+    plans: list[jax.Array] | None,
+    duals: list[jax.Array] | None,
+) -> jax.Array:
+    """Eq. 17 at the returned mixture, :math:`\\sum_k\\lambda_k d(\\mu,\\mu_k)^2`, differentiable.
+
+    The value is always computed with the exact ``d``. Its derivative:
+
+    - exact solvers (``plans`` given): the derivative of the LP optimum of eq. 19 by the
+      envelope theorem, :math:`\\lambda_k\\pi_k` in the costs :math:`c_k` (and through
+      them in the support and the inputs' components), :math:`\\langle c_k,\\pi_k\\rangle`
+      in :math:`\\lambda_k`, and the centred duals :math:`y_k - \\bar y_k` of the marginal
+      constraints in the input weights (weights live on the simplex; the convention of
+      :func:`~gmmjax._src.ot.exact.exact_ot`). The weights ``p`` move with the inputs, and
+      the duals account for that; the pairwise plans of ``d(mu, mu_k)`` at a fixed ``p``
+      would not (their duals are degenerate exactly where ``p`` is optimal).
+    - entropic solvers: the derivative of the same expression with the returned weights
+      ``p`` held fixed (they are not differentiated), through the exact pairwise problems.
+    """
+    if plans is None:
+        return sum(lam[k] * mw2_distance(out, g) ** 2 for k, g in enumerate(gmms))
+    value = jax.lax.stop_gradient(
+        sum(lam[k] * mw2_distance(out, g) ** 2 for k, g in enumerate(gmms))
+    )
+    linear = 0.0
+    for k, g in enumerate(gmms):
+        y = jax.lax.stop_gradient(duals[k] - jnp.mean(duals[k]))
+        linear = linear + lam[k] * jnp.sum(costs[k] * jax.lax.stop_gradient(plans[k]))
+        linear = linear + jnp.sum(y * g.weights)
+    return value + (linear - jax.lax.stop_gradient(linear))
 
 
 def _support(gmms: list[GMM], lam: jax.Array, support: GMM | None, max_candidates: int) -> GMM:

@@ -60,24 +60,39 @@ def _lp19_numpy(costs: list[np.ndarray], marginals: list[np.ndarray], lam: np.nd
         options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
     )
     if res.status != 0:
-        return np.full(n, np.nan), np.nan, False
+        nan_plans = [np.full((n, s), np.nan) for s in sizes]
+        return np.full(n, np.nan), np.nan, False, nan_plans, np.full(sum(sizes), np.nan)
     x = np.maximum(res.x, 0.0)
-    p = x[: offsets[1]].reshape(n, sizes[0]).sum(axis=1)
-    return p / p.sum(), float(objective @ x), True
+    plans = [x[offsets[k] : offsets[k + 1]].reshape(n, s) for k, s in enumerate(sizes)]
+    p = plans[0].sum(axis=1)
+    # HiGHS' equality marginals are d(objective)/d(rhs): the first sum(N_k) rows are (19b).
+    duals = np.asarray(res.eqlin.marginals[: sum(sizes)], np.float64)
+    return p / p.sum(), float(objective @ x), True, plans, duals
 
 
 def exact_fixed_barycenter(
     costs: list[jax.Array], marginals: list[jax.Array], lam: jax.Array
 ) -> tuple:
-    """Weights ``p`` of eq. 19 on a fixed support, the objective, and success, by HiGHS.
+    """Weights ``p`` of eq. 19 on a fixed support, with the LP's plans and duals, by HiGHS.
+
+    The plans :math:`\\pi_k` and the duals :math:`y_k` of the marginal constraints (19b) give
+    the derivative of the optimal value :math:`V` (envelope theorem, as for
+    :func:`~gmmjax._src.ot.exact.exact_ot`):
+
+    .. math::
+        \\partial V/\\partial c_k = \\lambda_k\\pi_k,\\qquad
+        \\partial V/\\partial\\lambda_k = \\langle c_k, \\pi_k\\rangle,\\qquad
+        \\partial V/\\partial p_k = y_k .
 
     Args:
         costs: ``L`` arrays ``(N, N_k)`` of :math:`W_2^2` between support and input components.
-        marginals: the ``L`` input weight vectors ``(N_k,)``.
+        marginals: the ``L`` input weight vectors ``(N_k,)`` (normalised to sum 1 here).
         lam: ``(L,)`` barycenter weights.
 
     Returns:
-        ``(p, objective, ok)``; not differentiated (piecewise constant in the inputs).
+        ``(p, objective, ok, plans, duals)``: ``plans`` the ``L`` arrays ``(N, N_k)``,
+        ``duals`` the ``L`` vectors ``(N_k,)`` (NaN where HiGHS failed). None of them is
+        differentiated here: the caller builds the value's derivative from them.
     """
     costs = [jax.lax.stop_gradient(c) for c in costs]
     marginals = [jax.lax.stop_gradient(m) for m in marginals]
@@ -85,12 +100,16 @@ def exact_fixed_barycenter(
     dtype = costs[0].dtype
     n = costs[0].shape[-2]
     batch = costs[0].shape[:-2]
+    sizes = [c.shape[-1] for c in costs]
     shapes = (
         jax.ShapeDtypeStruct((*batch, n), dtype),
         jax.ShapeDtypeStruct(batch, dtype),
         jax.ShapeDtypeStruct(batch, jnp.bool_),
+        *[jax.ShapeDtypeStruct((*batch, n, s), dtype) for s in sizes],
+        *[jax.ShapeDtypeStruct((*batch, s), dtype) for s in sizes],
     )
     n_meas = len(costs)
+    splits = np.cumsum(sizes)[:-1]
 
     def host(*args: Any) -> tuple:
         cs = [np.asarray(c, np.float64) for c in args[:n_meas]]
@@ -100,13 +119,22 @@ def exact_fixed_barycenter(
         p = np.zeros((*bshape, n))
         obj = np.zeros(bshape)
         ok = np.zeros(bshape, dtype=bool)
+        plans = [np.zeros((*bshape, n, s)) for s in sizes]
+        duals = [np.zeros((*bshape, s)) for s in sizes]
         for idx in np.ndindex(*bshape):
-            p[idx], obj[idx], ok[idx] = _lp19_numpy(
+            p[idx], obj[idx], ok[idx], plans_i, duals_i = _lp19_numpy(
                 [c[idx] for c in cs], [m[idx] / m[idx].sum() for m in ms], lam_[idx]
             )
-        return p.astype(dtype), obj.astype(dtype), ok
+            for k, (plan_k, dual_k) in enumerate(
+                zip(plans_i, np.split(duals_i, splits), strict=True)
+            ):
+                plans[k][idx], duals[k][idx] = plan_k, dual_k
+        cast = [x.astype(dtype) for x in (*plans, *duals)]
+        return (p.astype(dtype), obj.astype(dtype), ok, *cast)
 
-    return jax.pure_callback(host, shapes, *costs, *marginals, lam, vmap_method="broadcast_all")
+    out = jax.pure_callback(host, shapes, *costs, *marginals, lam, vmap_method="broadcast_all")
+    p, objective, ok = out[:3]
+    return p, objective, ok, list(out[3 : 3 + n_meas]), list(out[3 + n_meas :])
 
 
 def sinkhorn_fixed_barycenter(
@@ -128,6 +156,11 @@ def sinkhorn_fixed_barycenter(
     from ott.problems.linear import barycenter_problem
     from ott.solvers.linear import discrete_barycenter
 
+    # OTT's fixed-point loop has its own custom VJP that cannot see closed-over tracers; the
+    # weights are not differentiated (the caller differentiates the objective at fixed p).
+    costs = [jax.lax.stop_gradient(c) for c in costs]
+    marginals = [jax.lax.stop_gradient(m) for m in marginals]
+    lam = jax.lax.stop_gradient(lam)
     sizes = [c.shape[1] for c in costs]
     offsets = np.cumsum([0, *sizes])
     cost_all = jnp.concatenate([c.T for c in costs], axis=0)  # (sum N_k, N)

@@ -68,16 +68,22 @@ class Solver:
         return self._transport(a, b, cost, **self._options())
 
     def fixed_barycenter(self, costs: list, marginals: list, lam: jax.Array) -> tuple:
-        """Barycenter weights on a fixed support: ``(p, objective, converged, n_iters)``.
+        """Barycenter weights on a fixed support (eq. 19).
 
-        ``objective`` is NaN for entropic solvers (the caller evaluates the exact one).
+        Returns:
+            ``(p, objective, converged, n_iters, plans, duals)``. Exact solvers: the LP
+            optimum, its ``L`` plans :math:`\\pi_k` and the duals :math:`y_k` of the marginal
+            constraints, which differentiate the optimal value (envelope theorem, see
+            :func:`~gmmjax._src.ot.barycenter.exact_fixed_barycenter`); ``n_iters = -1``.
+            Entropic solvers: ``objective`` is NaN (the caller evaluates the exact one) and
+            ``plans``, ``duals`` are ``None``.
         """
         if self.exact:
-            p, objective, ok = self._barycenter(costs, marginals, lam)
-            return p, objective, ok, jnp.asarray(-1, jnp.int32)
+            p, objective, ok, plans, duals = self._barycenter(costs, marginals, lam)
+            return p, objective, ok, jnp.asarray(-1, jnp.int32), plans, duals
         max_iter = 2000 if self.max_iter is None else self.max_iter
         p, ok, n_iters = self._barycenter(costs, marginals, lam, self.epsilon, max_iter)
-        return p, jnp.full((), jnp.nan, costs[0].dtype), ok, n_iters
+        return p, jnp.full((), jnp.nan, costs[0].dtype), ok, n_iters, None, None
 
     def trusted(self, res: OTResult, value: jax.Array) -> jax.Array:
         """``value`` where an exact solve reached optimality, NaN where it did not."""
