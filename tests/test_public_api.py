@@ -53,3 +53,30 @@ def test_readme_example_runs():
     code = block.group(1)
     assert len(code.strip().splitlines()) <= 12
     exec(compile(code, "README.md", "exec"), {})
+
+
+def test_lazy_exports_match_all_and_the_type_checking_imports():
+    """``gmmjax/__init__.py`` names each public symbol three times; the three must agree."""
+    import ast
+
+    source = Path(gmmjax.__file__).read_text()
+    tree = ast.parse(source)
+    checked_imports = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for stmt in node.body:
+                for alias in getattr(stmt, "names", []):
+                    module = stmt.module
+                    checked_imports.add((alias.asname or alias.name, module))
+    assert set(gmmjax._EXPORTS.items()) == checked_imports
+    assert set(gmmjax._EXPORTS) == set(gmmjax.__all__)
+
+
+def test_import_gmmjax_does_not_load_jax():
+    """The command line relies on it to install its Ctrl-C handler before JAX loads."""
+    import subprocess
+    import sys
+
+    code = "import sys, gmmjax; print('jax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
