@@ -483,6 +483,18 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"^metric must return a scalar for one pair of mixtures; it returned shape \(2,\)",
     ),
     (
+        "unbalanced tau outside (0, 1]",
+        lambda: gj.mw2_distance(P, Q, "sinkhorn", tau=1.5),
+        ValueError,
+        r"^tau must",
+    ),
+    (
+        "unbalanced tau with the exact solver",
+        lambda: gj.mw2_distance(P, Q, tau=0.5),
+        ValueError,
+        r'^tau \(unbalanced transport\) needs solver="sinkhorn"; got "exact"',
+    ),
+    (
         "unknown pairwise metric",
         lambda: gj.pairwise_distances(gj.stack([P]), metric="hellinger"),
         ValueError,

@@ -59,6 +59,7 @@ def mw2_plan(
     epsilon: float | None = None,
     *,
     max_iter: int | None = None,
+    tau: float | None = None,
     return_info: bool = False,
 ) -> jax.Array | tuple[jax.Array, OTResult]:
     """Optimal coupling :math:`\\pi^*` of the components of two mixtures (Chen et al. 2019, eq. 9).
@@ -84,6 +85,14 @@ def mw2_plan(
             ``None`` for the exact solvers.
         max_iter: solver iteration cap, an int >= 1 (default: ``20 (K_p + K_q) + 100``
             phases exact, 2000 Sinkhorn).
+        tau: unbalanced transport (``solver="sinkhorn"`` only), a number in ``(0, 1]``
+            (OTT-JAX's ``tau_a = tau_b``; ``1`` or ``None`` is balanced). The marginal
+            constraints become KL penalties of weight
+            :math:`\\rho = \\varepsilon\\tau/(1-\\tau)` (Chizat et al. 2018): the plan's
+            marginals may differ from the weights, it is not rounded, and ``info.cost`` is
+            the unbalanced objective :math:`\\langle C,\\pi\\rangle + \\rho\\,KL(\\pi 1|p)
+            + \\rho\\,KL(\\pi^T 1|q)` (:func:`~gmmjax._src.ot.sinkhorn.unbalanced_objective`),
+            which is at most the balanced optimum up to the entropic blur.
         return_info: also return the solver's :class:`~gmmjax.OTResult` (``cost``,
             ``converged``, ``n_iters``, potentials).
 
@@ -104,7 +113,7 @@ def mw2_plan(
         >>> mw2_plan(p, q).tolist()
         [[0.0, 0.5], [0.5, 0.0]]
     """
-    res, _ = _solve(p, q, get_solver(solver, epsilon, max_iter))
+    res, _ = _solve(p, q, get_solver(solver, epsilon, max_iter, tau))
     return (res.plan, res) if return_info else res.plan
 
 
@@ -115,6 +124,7 @@ def mw2_distance(
     epsilon: Any = None,
     *,
     max_iter: int | None = None,
+    tau: float | None = None,
     return_info: bool = False,
 ) -> jax.Array | tuple[jax.Array, OTResult]:
     """Mixture Wasserstein distance :math:`d(\\mu_0,\\mu_1)` of Chen et al. 2019 (eqs. 9–10).
@@ -136,7 +146,7 @@ def mw2_distance(
     solver.
 
     Args:
-        p, q, solver, epsilon, max_iter: as in :func:`mw2_plan` (the default ``epsilon`` is
+        p, q, solver, epsilon, max_iter, tau: as in :func:`mw2_plan` (the default ``epsilon`` is
             explained there).
         return_info: also return the solver's :class:`~gmmjax.OTResult` (``converged``,
             ``n_iters``, ``cost`` = the squared distance, plan, potentials).
@@ -155,7 +165,7 @@ def mw2_distance(
         >>> round(float(mw2_distance(p, q)), 6)
         2.0
     """
-    res, distance = _solve(p, q, get_solver(solver, epsilon, max_iter))
+    res, distance = _solve(p, q, get_solver(solver, epsilon, max_iter, tau))
     return (distance, res) if return_info else distance
 
 

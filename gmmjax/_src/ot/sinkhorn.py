@@ -137,6 +137,53 @@ def round_to_polytope(plan: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     return plan + jnp.where(small, 0.0, refill)
 
 
+def check_tau(tau: Any) -> float:
+    """``tau`` as a Python float in ``(0, 1]``: it configures the solver, so it is static.
+
+    Raises:
+        TypeError: ``tau`` is not a real number, or is a traced value.
+        ValueError: ``tau`` outside ``(0, 1]``.
+    """
+    if isinstance(tau, jax.core.Tracer):
+        raise TypeError("tau must be a concrete number (it configures the solver); got a tracer")
+    tau = check_real("tau", tau, low=0.0, high=1.0, low_open=True)
+    return float(tau)
+
+
+def marginal_penalty(epsilon: Any, tau: float) -> jax.Array:
+    """:math:`\\rho = \\varepsilon\\,\\tau / (1 - \\tau)`, the weight of the marginal KL terms.
+
+    OTT-JAX's parameterisation of unbalanced Sinkhorn (Chizat, Peyré, Schmitzer & Vialard
+    2018): ``tau`` -> 1 is balanced transport, ``tau`` -> 0 lets the marginals go.
+    """
+    return epsilon * tau / (1.0 - tau)
+
+
+def unbalanced_objective(
+    plan: jax.Array, a: jax.Array, b: jax.Array, cost: jax.Array, rho: Any
+) -> jax.Array:
+    """Unbalanced transport objective of a plan, without the entropy term.
+
+    .. math::
+        \\langle C, \\pi\\rangle + \\rho\\,\\mathrm{KL}(\\pi 1 \\,|\\, a)
+        + \\rho\\,\\mathrm{KL}(\\pi^T 1 \\,|\\, b), \\qquad
+        \\mathrm{KL}(x|y) = \\sum_i x_i \\log\\frac{x_i}{y_i} - x_i + y_i
+
+    (the generalised KL of non-negative measures; Chizat et al. 2018). Entries with
+    :math:`x_i = 0` contribute :math:`y_i`.
+    """
+    return jnp.sum(plan * cost) + rho * (
+        _kl_measures(plan.sum(1), a) + _kl_measures(plan.sum(0), b)
+    )
+
+
+def _kl_measures(x: jax.Array, y: jax.Array) -> jax.Array:
+    positive = x > 0
+    safe_x = jnp.where(positive, x, 1.0)
+    safe_y = jnp.where(positive, jnp.maximum(y, jnp.finfo(y.dtype).tiny), 1.0)
+    return jnp.sum(jnp.where(positive, x * jnp.log(safe_x / safe_y), 0.0) - x + y)
+
+
 def solve_sinkhorn(
     a: Any,
     b: Any,
@@ -146,6 +193,7 @@ def solve_sinkhorn(
     threshold: float | None = None,
     max_iter: int = 2000,
     implicit_diff: bool = False,
+    tau: float = 1.0,
 ) -> OTResult:
     """:func:`sinkhorn_ot` without its scalar checks: the core every Sinkhorn path calls.
 
@@ -164,7 +212,7 @@ def solve_sinkhorn(
     threshold = default_threshold(c.dtype) if threshold is None else float(threshold)
     eps = default_epsilon(a, b, c) if epsilon is None else jnp.asarray(epsilon, c.dtype)
     geom = geometry.Geometry(cost_matrix=c, epsilon=eps)
-    problem = linear_problem.LinearProblem(geom, a, b)
+    problem = linear_problem.LinearProblem(geom, a, b, tau_a=tau, tau_b=tau)
     solver = sinkhorn.Sinkhorn(
         threshold=threshold,
         max_iterations=max_iter,
@@ -172,8 +220,12 @@ def solve_sinkhorn(
         implicit_diff=implicit_differentiation.ImplicitDiff() if implicit_diff else None,
     )
     out = solver(problem)
-    plan = round_to_polytope(out.matrix, a, b)
-    cost = jnp.sum(plan * c)
+    if tau < 1.0:
+        plan = out.matrix
+        cost = unbalanced_objective(plan, a, b, c, marginal_penalty(eps, tau))
+    else:
+        plan = round_to_polytope(out.matrix, a, b)
+        cost = jnp.sum(plan * c)
     return OTResult(
         cost, plan, out.f, out.g, jnp.asarray(out.converged), jnp.asarray(out.n_iters, jnp.int32)
     )
@@ -188,6 +240,7 @@ def sinkhorn_ot(
     threshold: float | None = None,
     max_iter: int = 2000,
     implicit_diff: bool = False,
+    tau: float = 1.0,
 ) -> OTResult:
     """Entropic optimal transport (Cuturi 2013) by OTT-JAX, rounded to a feasible plan.
 
@@ -220,6 +273,10 @@ def sinkhorn_ot(
         max_iter: iteration cap, an int >= 1; ``converged`` is False when it is reached
             first (the plan is still rounded to a feasible one).
         implicit_diff: use OTT's implicit differentiation instead of unrolling.
+        tau: ``1`` (default) for balanced transport; ``tau`` in ``(0, 1)`` relaxes both
+            marginals (unbalanced transport, OTT's ``tau_a = tau_b = tau``, see
+            :func:`unbalanced_objective`): the plan is not rounded and ``cost`` is the
+            unbalanced objective.
 
     Raises:
         TypeError: ``epsilon`` or ``threshold`` not a real number, ``max_iter`` not an int.
@@ -236,6 +293,7 @@ def sinkhorn_ot(
     epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True, allow_none=True)
     check_real("threshold", threshold, low=0.0, low_open=True, allow_none=True)
     max_iter = check_static_int("max_iter", max_iter)
+    tau = check_tau(tau)
     return solve_sinkhorn(
         a,
         b,
@@ -244,4 +302,5 @@ def sinkhorn_ot(
         threshold=threshold,
         max_iter=max_iter,
         implicit_diff=implicit_diff,
+        tau=tau,
     )

@@ -22,7 +22,7 @@ from gmmjax._src.core.scalars import check_real, check_static_int
 from gmmjax._src.ot.barycenter import exact_fixed_barycenter, sinkhorn_fixed_barycenter
 from gmmjax._src.ot.exact import exact_ot
 from gmmjax._src.ot.result import OTResult
-from gmmjax._src.ot.sinkhorn import solve_sinkhorn
+from gmmjax._src.ot.sinkhorn import check_tau, solve_sinkhorn
 
 __all__ = ["SOLVERS", "Solver", "get_solver"]
 
@@ -30,7 +30,7 @@ __all__ = ["SOLVERS", "Solver", "get_solver"]
 @functools.partial(
     jax.tree_util.register_dataclass,
     data_fields=["epsilon"],
-    meta_fields=["name", "exact", "_transport", "_barycenter", "max_iter"],
+    meta_fields=["name", "exact", "_transport", "_barycenter", "max_iter", "tau"],
 )
 @dataclasses.dataclass(frozen=True)
 class Solver:
@@ -45,6 +45,9 @@ class Solver:
             :func:`~gmmjax._src.ot.sinkhorn.default_epsilon`); a traced value that was
             invalid is NaN here (see :func:`get_solver`).
         max_iter: iteration cap, an int >= 1 (``None``: the solver's default).
+        tau: marginal relaxation of the entropic solver, in ``(0, 1]``; ``1`` is balanced
+            transport, below it the transport is unbalanced (see
+            :func:`~gmmjax._src.ot.sinkhorn.unbalanced_objective`).
 
     A pytree whose only leaf is ``epsilon``: a compiled distance takes the solver as an
     argument, so a new ``epsilon`` (or a traced one) reuses the program.
@@ -56,11 +59,14 @@ class Solver:
     _barycenter: Callable[..., tuple] = dataclasses.field(repr=False)
     epsilon: Any = None
     max_iter: int | None = None
+    tau: float = 1.0
 
     def _options(self) -> dict[str, Any]:
         options = {} if self.max_iter is None else {"max_iter": self.max_iter}
         if not self.exact:
             options["epsilon"] = self.epsilon
+            if self.tau < 1.0:
+                options["tau"] = self.tau
         return options
 
     def transport(self, a: jax.Array, b: jax.Array, cost: jax.Array) -> OTResult:
@@ -108,7 +114,7 @@ _SOLVERS = (
 SOLVERS: dict[str, Solver] = {s.name: s for s in _SOLVERS}
 
 
-def get_solver(name: str, epsilon: Any = None, max_iter: Any = None) -> Solver:
+def get_solver(name: str, epsilon: Any = None, max_iter: Any = None, tau: Any = None) -> Solver:
     """The solver called ``name``, configured, with its arguments checked.
 
     ``epsilon`` must be a finite real number > 0 (or ``None``) and ``max_iter`` an int >= 1
@@ -119,12 +125,16 @@ def get_solver(name: str, epsilon: Any = None, max_iter: Any = None) -> Solver:
     Raises:
         TypeError: ``epsilon`` not a real number (``str``, ``bool``, complex) or ``max_iter``
             not an int.
-        ValueError: an unknown name, ``epsilon`` given to an exact solver, ``epsilon`` not
-            finite and > 0, or ``max_iter < 1``.
+        ValueError: an unknown name, ``epsilon`` or ``tau`` given to an exact solver,
+            ``epsilon`` not finite and > 0, ``max_iter < 1``, or ``tau`` outside ``(0, 1]``.
     """
     solver = SOLVERS[check_choice("solver", name, SOLVERS)]
     if solver.exact and epsilon is not None:
         raise ValueError(f'epsilon is only used by entropic solvers; leave it None for "{name}"')
     epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True, allow_none=True)
     max_iter = check_static_int("max_iter", max_iter, allow_none=True)
-    return dataclasses.replace(solver, epsilon=epsilon, max_iter=max_iter)
+    if tau is None:
+        return dataclasses.replace(solver, epsilon=epsilon, max_iter=max_iter)
+    if solver.exact:
+        raise ValueError(f'tau (unbalanced transport) needs solver="sinkhorn"; got "{name}"')
+    return dataclasses.replace(solver, epsilon=epsilon, max_iter=max_iter, tau=check_tau(tau))
