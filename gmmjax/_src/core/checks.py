@@ -29,15 +29,6 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
-def check_unit_interval(name: str, value: Any) -> None:
-    """Raise a ``ValueError`` when a concrete ``value`` lies outside ``[0, 1]`` (or is NaN)."""
-    if not is_concrete(value):
-        return
-    arr = np.asarray(value, dtype=float)
-    if not np.all((arr >= 0.0) & (arr <= 1.0)):
-        raise ValueError(f"{name} must lie in [0, 1]; got {arr.tolist()}")
-
-
 def check_positive(name: str, value: Any) -> None:
     """Raise a ``ValueError`` when a concrete ``value`` is not strictly positive (or is NaN)."""
     if value is None or not is_concrete(value):
@@ -45,31 +36,6 @@ def check_positive(name: str, value: Any) -> None:
     arr = np.asarray(value, dtype=float)
     if not np.all(arr > 0.0):
         raise ValueError(f"{name} must be > 0; got {arr.tolist()}")
-
-
-def sample_shape_tuple(name: str, value: Any) -> tuple[int, ...]:
-    """``value`` (an int or a sequence of ints, each >= 0) as a tuple, or a clear error.
-
-    NumPy integers and 0-d integer arrays count as ints; ``True``/``False`` and floats do not.
-    """
-    entries = value if isinstance(value, (tuple, list)) else (value,)
-    shape = []
-    for entry in entries:
-        is_int = isinstance(entry, (int, np.integer)) or (
-            isinstance(entry, (np.ndarray, jax.Array))
-            and entry.ndim == 0
-            and np.issubdtype(entry.dtype, np.integer)
-            and is_concrete(entry)
-        )
-        if not is_int or isinstance(entry, (bool, np.bool_)):
-            raise TypeError(
-                f"{name} must be an int or a tuple of ints; got {value!r:.80} "
-                f"({type(entry).__name__})"
-            )
-        if int(entry) < 0:
-            raise ValueError(f"{name} must hold sizes >= 0; got {value!r:.80}")
-        shape.append(int(entry))
-    return tuple(shape)
 
 
 def check_same_dim(p: Any, q: Any, names: tuple[str, str] = ("p", "q")) -> None:

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gmmjax._src.core import rules
-from gmmjax._src.core.checks import is_concrete, sample_shape_tuple
+from gmmjax._src.core.checks import is_concrete
 from gmmjax._src.core.densities import (
     component_log_densities,
     log_posteriors,
@@ -42,6 +42,7 @@ from gmmjax._src.core.interop import (
     sklearn_estimator,
     sklearn_parameters,
 )
+from gmmjax._src.core.scalars import sample_shape_tuple
 from gmmjax._src.math.linalg import cholesky_and_inverse
 from gmmjax._src.math.numerics import weighted_logsumexp
 

@@ -33,7 +33,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-__all__ = ["check_real", "check_static_int", "in_checked_mode", "traced_checks"]
+__all__ = [
+    "check_real",
+    "check_static_int",
+    "in_checked_mode",
+    "sample_shape_tuple",
+    "traced_checks",
+]
 
 _CHECKED_MODE = contextvars.ContextVar("gmmjax_checked_mode", default=False)
 
@@ -135,6 +141,18 @@ def check_real(
     return jnp.where(ok, value, jnp.nan)
 
 
+def _is_int(value: Any) -> bool:
+    """A 0-d integer (Python, NumPy or JAX, traced or not); ``bool`` does not count."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, int):
+        return True
+    kind = getattr(value, "dtype", None)
+    if kind is None or not jnp.issubdtype(kind, jnp.integer):
+        return False
+    return not getattr(value, "shape", ())
+
+
 def check_static_int(name: str, value: Any, *, low: int = 1, allow_none: bool = False) -> Any:
     """A concrete int ``>= low`` (Python, NumPy or 0-d integer array) as a Python ``int``.
 
@@ -145,8 +163,7 @@ def check_static_int(name: str, value: Any, *, low: int = 1, allow_none: bool = 
     if value is None and allow_none:
         return None
     expected = f"an int >= {low}"
-    dtype, shape = _numeric_dtype(name, value, expected)
-    if shape or not jnp.issubdtype(dtype, jnp.integer):
+    if not _is_int(value):
         raise TypeError(f"{name} must be {expected}; got {_describe(value)}")
     if isinstance(value, jax.core.Tracer):
         raise TypeError(
@@ -156,3 +173,27 @@ def check_static_int(name: str, value: Any, *, low: int = 1, allow_none: bool = 
     if number < low:
         raise ValueError(f"{name} must be {expected}; got {number}")
     return number
+
+
+def sample_shape_tuple(name: str, value: Any) -> tuple[int, ...]:
+    """``value`` (a concrete int or a sequence of them, each >= 0) as a tuple of ints.
+
+    The ints are those of :func:`check_static_int`: Python, NumPy and 0-d integer arrays;
+    ``True``/``False`` and floats do not count.
+
+    Raises:
+        TypeError: an entry that is not a concrete int.
+        ValueError: a negative entry.
+    """
+    entries = value if isinstance(value, (tuple, list)) else (value,)
+    shape = []
+    for entry in entries:
+        if not _is_int(entry) or isinstance(entry, jax.core.Tracer):
+            raise TypeError(
+                f"{name} must be an int or a tuple of ints; got {value!r:.80} "
+                f"({type(entry).__name__})"
+            )
+        if int(entry) < 0:
+            raise ValueError(f"{name} must hold sizes >= 0; got {value!r:.80}")
+        shape.append(int(entry))
+    return tuple(shape)
