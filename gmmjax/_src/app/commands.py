@@ -104,9 +104,9 @@ def _distance_summary(p: gj.GMM, q: gj.GMM, args: argparse.Namespace) -> dict[st
     if args.metric == "mw2":
         solver = args.solver or "exact"
         epsilon = args.epsilon if solver == "sinkhorn" else None
-        _, info = gj.mw2_plan(p, q, solver=solver, epsilon=epsilon, return_info=True)
+        value, info = gj.mw2_distance(p, q, solver, epsilon, return_info=True)
         converged = bool(info.converged)
-        summary.update(solver=solver, value=math.sqrt(max(float(info.cost), 0.0)))
+        summary.update(solver=solver, value=float(value))
         summary.update(converged=converged, n_iters=int(info.n_iters))
         if not converged:
             _warn(f"the {solver} solver did not converge; the value is not trustworthy")
@@ -121,9 +121,6 @@ def _distance_summary(p: gj.GMM, q: gj.GMM, args: argparse.Namespace) -> dict[st
 def distance_command(args: argparse.Namespace, checkpoint: Checkpoint) -> int:
     """``gmmjax distance``: one distance between two GMM files, printed."""
     _check_distance_args(args)
-    for path in (args.a, args.b):
-        io.check_input_file(path, "GMM")
-        io.require_reader(path)
     p = io.load_gmm(args.a, normalize=args.normalize)
     q = io.load_gmm(args.b, normalize=args.normalize)
     if p.dim != q.dim:
@@ -138,12 +135,14 @@ def distance_command(args: argparse.Namespace, checkpoint: Checkpoint) -> int:
 
 # --------------------------------------------------------------------------- fit
 def _check_fit_args(args: argparse.Namespace) -> tuple[Path, Path | None]:
-    """Check the values and every path before the data are read; return the output paths."""
+    """Check the values and the output paths before any work; return the output paths.
+
+    The data file is checked by :func:`~gmmjax._src.app.io.load_data`, right after.
+    """
     if not (math.isfinite(args.t) and args.t > 0):
         _refuse(f"--t must be a finite number > 0; got {args.t}")
     if args.steps is not None and args.steps < 1:
         _refuse(f"--steps must be >= 1; got {args.steps}")
-    io.check_input_file(args.data, "data")
     out = check_output_path(args.out, "--out", MODEL_SUFFIXES)
     plot = None
     if args.plot is not None:
