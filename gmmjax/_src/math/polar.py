@@ -10,7 +10,7 @@ one LAPACK call per small matrix (call overhead, batches bounded by
 pairs, and :math:`\\|A\\|_* = \\langle W, A\\rangle_F`.
 
 The iteration is the cubic Newton–Schulz map :math:`f(x) = (3x - x^3)/2` applied to the
-singular values, :math:`X_{k+1} = \\tfrac{\\alpha_k}{2}X_k(3I - \\alpha_k^2X_k^TX_k)`, started at
+singular values, :math:`X_{k+1} = \\tfrac{\\alpha_k}{2}(3I - \\alpha_k^2X_kX_k^T)X_k`, started at
 :math:`X_0 = A/u` with :math:`u \\ge \\sigma_{\\max}(A)`, so every singular value lies in
 :math:`[\\ell_0, 1]` where :math:`\\ell_0` is a lower bound on :math:`\\sigma_{\\min}(A)/u`. The
 scaling :math:`\\alpha_k = \\sqrt{3/(1+\\ell_k+\\ell_k^2)}` equi-oscillates on the current interval,
@@ -87,20 +87,22 @@ class PolarInfo(NamedTuple):
 
 
 def _products(pair_last: bool) -> tuple[Any, Any]:
-    """``(X^T X, X Y)`` for stacks of matrices, in the chosen layout.
+    """``(X X^T, X Y)`` for stacks of matrices, in the chosen layout.
 
     ``pair_last``: arrays are ``(d, d, B)`` and every entry of a product is written out as a
     sum of ``d`` products of ``(B,)`` arrays (the Gram matrix's upper triangle only), so the
     whole step is elementwise over the pairs and XLA vectorises it as one loop over them.
-    Otherwise ``(B, d, d)`` and batched ``matmul``.
+    Otherwise ``(B, d, d)`` and batched ``matmul``. The Gram matrix is :math:`XX^T`, not
+    :math:`X^TX`: XLA's CPU batched product with a transposed left operand took 2.2 times as
+    long as a plain one at ``d = 32`` (1.2 times with a transposed right one).
     """
     if not pair_last:
-        return (lambda x: jnp.swapaxes(x, -1, -2) @ x), (lambda x, y: x @ y)
+        return (lambda x: x @ jnp.swapaxes(x, -1, -2)), (lambda x, y: x @ y)
 
     def gram(x: jax.Array) -> jax.Array:
         d = x.shape[0]
         upper = {
-            (i, j): sum(x[k, i] * x[k, j] for k in range(d)) for i in range(d) for j in range(i, d)
+            (i, j): sum(x[i, k] * x[j, k] for k in range(d)) for i in range(d) for j in range(i, d)
         }
         rows = [[upper[min(i, j), max(i, j)] for j in range(d)] for i in range(d)]
         return jnp.stack([jnp.stack(r) for r in rows])
@@ -146,7 +148,7 @@ def _block(a: jax.Array, upper: jax.Array, lower: jax.Array, pair_last: bool) ->
         # alpha X in a pass of its own: with the per-pair factor inside the product fusions
         # XLA's CPU code for them ran 2-3 times slower (measured, d = 8, float64).
         y = jax.lax.optimization_barrier(per_pair(alpha) * x)
-        x_new = 0.5 * mul(y, three - gram(y))
+        x_new = 0.5 * mul(three - gram(y), y)  # X p(X^T X) = p(X X^T) X
         ell_new = jnp.minimum(0.5 * alpha * ell * (3.0 - (alpha * ell) ** 2), 1.0)
         gap = 1.0 - jnp.min(ell_new)
         # On CPU the estimate <X, A/u> per pair (a full pass over X and A) only near the end:
