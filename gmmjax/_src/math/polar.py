@@ -115,8 +115,10 @@ def _products(pair_last: bool) -> tuple[Any, Any]:
     return gram, mul
 
 
-def _block(a: jax.Array, upper: jax.Array, lower: jax.Array, pair_last: bool) -> tuple:
-    """Polar factors of one block ``(B, d, d)``; returns ``(X, steps, converged)``."""
+def _block(
+    a: jax.Array, upper: jax.Array, lower: jax.Array, pair_last: bool, want_x: bool
+) -> tuple:
+    """One block ``(B, d, d)``: ``(X or None, nuclear norms, steps, converged)``."""
     dtype = a.dtype
     eps = float(jnp.finfo(dtype).eps)
     d = a.shape[-1]
@@ -170,9 +172,12 @@ def _block(a: jax.Array, upper: jax.Array, lower: jax.Array, pair_last: bool) ->
     inf = jnp.full(x0.shape[-1] if pair_last else x0.shape[0], jnp.inf, dtype)
     init = (x0, l0, inf, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
     x, _, _, k, done = jax.lax.while_loop(cond, body, init)
+    norms = upper * inner(x, x0)  # <X, A>, formed here so that X need not leave the block
+    if not want_x:
+        return None, norms, k, done
     if pair_last:
         x = jnp.moveaxis(x, -1, 0)
-    return x, k, done
+    return x, norms, k, done
 
 
 def _block_size(d: int, n: int) -> int:
@@ -181,51 +186,69 @@ def _block_size(d: int, n: int) -> int:
     return max(1, min(n, _CACHE_ENTRIES // (d * d)))
 
 
-def _polar_blocks(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple:
-    """``(X, steps, converged)`` for ``(P, d, d)`` matrices, in cache-sized blocks."""
+def _polar_blocks(a: jax.Array, upper: jax.Array, lower: jax.Array, want_x: bool) -> tuple:
+    """``(X or None, nuclear norms, steps, converged)`` for ``(P, d, d)``, cache-sized blocks.
+
+    Without ``want_x`` the polar factors stay inside their blocks: on CPU writing them all out
+    (and reading them back for the norms) cost 10-20% of the whole iteration.
+    """
     n, d = a.shape[0], a.shape[-1]
+    steps, converged = jnp.zeros((), jnp.int32), jnp.ones((), bool)
     if n == 0:
-        return jnp.zeros_like(a), jnp.zeros((), jnp.int32), jnp.ones((), bool)
+        return jnp.zeros_like(a) if want_x else None, jnp.zeros(0, a.dtype), steps, converged
     if n < _SVD_BELOW_PAIRS and jax.default_backend() == "cpu":
-        return polar_factor(a), jnp.zeros((), jnp.int32), jnp.ones((), bool)
+        x = polar_factor(a)
+        return x if want_x else None, jnp.sum(x * a, axis=(-2, -1)), steps, converged
     ok = upper > 0
     upper = jnp.where(ok, upper * (1.0 + 4.0 * d * jnp.finfo(a.dtype).eps), 1.0)
     lower = jnp.where(ok, lower, 1.0)
     size = _block_size(d, n)
     pair_last = d <= _UNROLL_MAX_D and n >= _UNROLL_MIN_PAIRS
     if size >= n:
-        return _block(a, upper, lower, pair_last)
+        return _block(a, upper, lower, pair_last, want_x)
     nb = -(-n // size)
     pad = nb * size - n
     eye = jnp.broadcast_to(jnp.eye(d, dtype=a.dtype), (pad, d, d))
     a_p = jnp.concatenate([a, eye]).reshape(nb, size, d, d)
     u_p = jnp.concatenate([upper, jnp.ones(pad, a.dtype)]).reshape(nb, size)
     l_p = jnp.concatenate([lower, jnp.ones(pad, a.dtype)]).reshape(nb, size)
-    x, k, done = jax.lax.map(lambda t: _block(*t, pair_last), (a_p, u_p, l_p))
-    return x.reshape(nb * size, d, d)[:n], jnp.max(k), jnp.all(done)
+    x, norms, k, done = jax.lax.map(lambda t: _block(*t, pair_last, want_x), (a_p, u_p, l_p))
+    if want_x:
+        x = x.reshape(nb * size, d, d)[:n]
+    return x, norms.reshape(-1)[:n], jnp.max(k), jnp.all(done)
 
 
-@jax.custom_batching.custom_vmap
-def _polar_batched(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple:
+def _over_leading_axes(want_x: bool) -> Any:
     """:func:`_polar_blocks` over any leading axes, which ``vmap`` extends (no batched loops).
 
     Under ``vmap`` the mapped axis joins the pair axis, so a batch of cost matrices is still
     cut into cache-sized blocks instead of running one loop over every pair of every problem.
+    Returns ``(X, steps, converged)`` with ``want_x``, else ``(nuclear norms, ...)``.
     """
-    d = a.shape[-1]
-    x, k, done = _polar_blocks(a.reshape(-1, d, d), upper.reshape(-1), lower.reshape(-1))
-    return x.reshape(a.shape), k, done
+
+    @jax.custom_batching.custom_vmap
+    def run(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple:
+        d = a.shape[-1]
+        x, norms, k, done = _polar_blocks(
+            a.reshape(-1, d, d), upper.reshape(-1), lower.reshape(-1), want_x
+        )
+        return (x.reshape(a.shape) if want_x else norms.reshape(a.shape[:-2])), k, done
+
+    @run.def_vmap
+    def _rule(axis_size: int, in_batched: list, *args: jax.Array) -> tuple:
+        args = tuple(
+            x if batched else jnp.broadcast_to(x, (axis_size, *x.shape))
+            for x, batched in zip(args, in_batched, strict=True)
+        )
+        out, k, done = run(*args)
+        k, done = jnp.broadcast_to(k, (axis_size,)), jnp.broadcast_to(done, (axis_size,))
+        return (out, k, done), (True, True, True)
+
+    return run
 
 
-@_polar_batched.def_vmap
-def _polar_batched_rule(axis_size: int, in_batched: list, *args: jax.Array) -> tuple:
-    args = tuple(
-        x if batched else jnp.broadcast_to(x, (axis_size, *x.shape))
-        for x, batched in zip(args, in_batched, strict=True)
-    )
-    x, k, done = _polar_batched(*args)
-    k, done = jnp.broadcast_to(k, (axis_size,)), jnp.broadcast_to(done, (axis_size,))
-    return (x, k, done), (True, True, True)
+_polar_batched = _over_leading_axes(want_x=True)
+_norms_batched = _over_leading_axes(want_x=False)
 
 
 def polar_ns(a: jax.Array, upper: jax.Array, lower: jax.Array) -> tuple[jax.Array, PolarInfo]:
@@ -266,8 +289,8 @@ def nuclear_norm_ns(a: jax.Array, upper: jax.Array, lower: jax.Array) -> jax.Arr
         >>> round(float(nuclear_norm_ns(a, jnp.array([4.0]), jnp.array([0.75]))[0]), 6)
         7.0
     """
-    x, _ = polar_ns(a, upper, lower)
-    return jnp.sum(x * a, axis=(-2, -1))
+    a, upper, lower = (jax.lax.stop_gradient(v) for v in (a, upper, lower))
+    return _norms_batched(a, upper, lower)[0]
 
 
 @nuclear_norm_ns.defjvp
