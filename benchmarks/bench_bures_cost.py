@@ -14,10 +14,10 @@ the max absolute error on those rows divided by the largest entry of the matrix.
 (``nan``) where ``K^2 d^4 > --pot-budget``: its ``einsum("ikl,jlm,imn->ijkn")`` runs as a
 naive loop, about 40 s already at K = 64, d = 32 here.
 
-``gmmjax`` is the default route of ``bures_cost_matrix``: on CPU for ``3 <= d <= 32`` the
+``gmmjax`` is the default route of ``bures_cost_matrix``: on CPU for ``3 <= d <= 64`` the
 nuclear norms of all pairs come from the Newton–Schulz polar iteration (matrix products only,
-``gmmjax._src.math.polar``), for larger ``d`` from one LAPACK SVD per pair (faster there on
-CPU; ``gmmjax._src.kernels.bures.NS_MAX_D_CPU``). The ``gmmjax SVD`` column always times the
+``gmmjax._src.math.polar``), for larger ``d`` from one LAPACK SVD per pair
+(``gmmjax._src.kernels.bures.NS_MAX_D_CPU``). The ``gmmjax SVD`` column always times the
 SVD route (``--no-svd`` skips it), with the same square roots.
 
 Usage: JAX_ENABLE_X64=1 python benchmarks/bench_bures_cost.py [--quick]

@@ -13,7 +13,12 @@ Measured in one process, float64:
   ``d <= 8``, the pair-last unrolled products of :mod:`gmmjax._src.math.polar`, whichever is
   faster; ``pass GFLOP/s`` its rate.
 * ``gmmjax s``, ``steps``: the default cost matrix and its Newton–Schulz steps (two products
-  each, plus one to form :math:`F_iF_j`).
+  each, plus one to form :math:`F_iF_j`). ``NS s``: those ``2 steps + 1`` products at the
+  pass rate alone (no square roots, no elementwise work, no LPs); ``NS ratio``: peer s / NS s,
+  the most this iteration could reach here. The step count is already the least for a
+  composition of odd cubic polynomials (Chen & Chow's scaling is the minimax cubic on
+  :math:`[\\ell, 1]`), and composed optimal quintics need as many products from
+  :math:`\\ell_0 = 0.1` (15 against 14).
 * ``floor passes``: products per pair that any polynomial iteration needs to reach round-off
   from the singular-value bounds the kernel has (ratio :math:`\\ell_0` of the median pair):
   :math:`\\operatorname{tr}(X^TX)^{1/2}` needs a polynomial approximation of :math:`t^{-1/2}` on
@@ -45,7 +50,8 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 from _timing import best_time, machine, table
 
 HEADERS = ["target", "peer s", "asked", "needed s", "gmmjax s", "ratio now", "steps",
-           "pass s", "pass GFLOP/s", "floor passes", "floor s", "best ratio"]  # fmt: skip
+           "pass s", "pass GFLOP/s", "NS s", "NS ratio", "floor passes", "floor s",
+           "best ratio"]  # fmt: skip
 STEPS_TIMED = 7
 
 
@@ -139,11 +145,14 @@ def row(name, peer_s, asked, ours_s, steps, pairs, d, ell0, args, eps):
     t_pass = pass_time(pairs, d, args.repeat)
     passes = floor_passes(ell0, eps)
     floor = passes * t_pass
+    ns = (2 * steps + 1) * t_pass
     return (name, peer_s, asked, peer_s / asked, ours_s, peer_s / ours_s, steps, t_pass,
-            2 * d**3 * pairs / t_pass / 1e9, passes, floor, peer_s / floor)  # fmt: skip
+            2 * d**3 * pairs / t_pass / 1e9, ns, peer_s / ns, passes, floor,
+            peer_s / floor)  # fmt: skip
 
 
-def bures_rows(args, eps):
+def bures_times(rng, k: int, d: int, with_pot: bool, repeat: int) -> tuple:
+    """``(gmmjax s, {peer: s}, steps, ell0)`` for a ``(K, K)`` Bures cost matrix at ``d``."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -152,25 +161,31 @@ def bures_rows(args, eps):
 
     from gmmjax import GMM, bures_cost_matrix
 
+    ms, cs = random_components(rng, k, d)
+    mt, ct = random_components(rng, k, d)
+    w = np.full(k, 1.0 / k)
+    p, q = GMM(w, ms, cs), GMM(w, mt, ct)
+    ours = jax.jit(bures_cost_matrix)
+    t_ours, _ = best_time(lambda: ours(p, q), repeat=repeat)
+    x = jnp.concatenate([jnp.asarray(ms), jnp.asarray(cs).reshape(k, -1)], axis=1)
+    y = jnp.concatenate([jnp.asarray(mt), jnp.asarray(ct).reshape(k, -1)], axis=1)
+    ott_fn = ott_cost(d)
+    times = {"OTT": best_time(lambda: ott_fn(x, y), repeat=repeat)[0]}
+    if with_pot:
+        pot = best_time(lambda: ot.gmm.dist_bures_squared(ms, mt, cs, ct), repeat=1, warmup=0)
+        times["POT"] = pot[0]
+    return t_ours, times, ns_steps(p, q), median_ratio(p, q)
+
+
+def bures_rows(args, eps):
+    import numpy as np
+
     rows = []
     rng = np.random.default_rng(0)
+    k = 64
     for d, peers in ((32, (("OTT", 5.0), ("POT", 50.0))), (8, (("OTT", 3.0),))):
-        k = 64
-        ms, cs = random_components(rng, k, d)
-        mt, ct = random_components(rng, k, d)
-        w = np.full(k, 1.0 / k)
-        p, q = GMM(w, ms, cs), GMM(w, mt, ct)
-        ours = jax.jit(bures_cost_matrix)
-        t_ours, _ = best_time(lambda: ours(p, q), repeat=args.repeat)
-        x = jnp.concatenate([jnp.asarray(ms), jnp.asarray(cs).reshape(k, -1)], axis=1)
-        y = jnp.concatenate([jnp.asarray(mt), jnp.asarray(ct).reshape(k, -1)], axis=1)
-        ott_fn = ott_cost(d)
-        times = {"OTT": best_time(lambda: ott_fn(x, y), repeat=args.repeat)[0]}
-        if any(name == "POT" for name, _ in peers):
-            times["POT"] = best_time(
-                lambda: ot.gmm.dist_bures_squared(ms, mt, cs, ct), repeat=1, warmup=0
-            )[0]
-        steps, ell0 = ns_steps(p, q), median_ratio(p, q)
+        with_pot = any(name == "POT" for name, _ in peers)
+        t_ours, times, steps, ell0 = bures_times(rng, k, d, with_pot, args.repeat)
         for name, asked in peers:
             label = f"Bures K = {k}, d = {d} vs {name}"
             rows.append(row(label, times[name], asked, t_ours, steps, k * k, d, ell0, args, eps))
