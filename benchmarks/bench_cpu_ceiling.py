@@ -108,37 +108,24 @@ def floor_passes(ell0: float, eps: float) -> int:
     return math.ceil(math.log2(degree + 1.0))
 
 
-def median_ratio(p, q) -> float:
-    """Median over pairs of the kernel's bound ``sigma_min / sigma_max`` of ``F_i F_j``."""
-    import numpy as np
+def ns_steps_and_ratio(p, q) -> tuple[int, float]:
+    """Newton–Schulz steps for a cost matrix (or a batch), and the median bound ratio.
 
-    def extremes(covs):
-        lam = np.linalg.eigvalsh(np.asarray(covs))
-        return np.sqrt(np.maximum(lam[..., 0], 0.0)), np.sqrt(lam[..., -1])
-
-    lo_p, hi_p = extremes(p.covs)
-    lo_q, hi_q = extremes(q.covs)
-    ratio = (lo_p[..., :, None] * lo_q[..., None, :]) / (hi_p[..., :, None] * hi_q[..., None, :])
-    return float(np.median(ratio))
-
-
-def ns_steps(p, q) -> int:
-    """Newton–Schulz steps of the default route for this cost matrix (or batch)."""
+    The ratio is the kernel's bound on ``sigma_min / sigma_max`` of ``F_i F_j``, over pairs.
+    """
     import jax
+    import jax.numpy as jnp
 
     from gmmjax._src.kernels import bures
     from gmmjax._src.math.polar import polar_ns
 
-    def steps(a, b):
-        fp, lo_p, hi_p = bures._root_and_range(a.covs, False)
-        fq, lo_q, hi_q = bures._root_and_range(b.covs, False)
-        d = fp.shape[-1]
-        m = (fp[..., :, None, :, :] @ fq[..., None, :, :, :]).reshape(-1, d, d)
-        upper = (hi_p[..., :, None] * hi_q[..., None, :]).reshape(-1)
-        lower = (lo_p[..., :, None] * lo_q[..., None, :]).reshape(-1) / upper
-        return polar_ns(m, upper, lower)[1].n_iter
+    def run(a, b):
+        inputs = bures._ns_inputs if jnp.ndim(a.weights) == 1 else jax.vmap(bures._ns_inputs)
+        m, upper, lower = inputs(a, b)
+        return polar_ns(m, upper, lower)[1].n_iter, jnp.median(lower)
 
-    return int(jax.jit(steps)(p, q))
+    steps, ratio = jax.jit(run)(p, q)
+    return int(steps), float(ratio)
 
 
 def row(name, peer_s, asked, ours_s, steps, pairs, d, ell0, args, eps):
@@ -174,7 +161,7 @@ def bures_times(rng, k: int, d: int, with_pot: bool, repeat: int) -> tuple:
     if with_pot:
         pot = best_time(lambda: ot.gmm.dist_bures_squared(ms, mt, cs, ct), repeat=1, warmup=0)
         times["POT"] = pot[0]
-    return t_ours, times, ns_steps(p, q), median_ratio(p, q)
+    return t_ours, times, *ns_steps_and_ratio(p, q)
 
 
 def bures_rows(args, eps):
@@ -208,7 +195,7 @@ def batch_row(args, eps):
     pot_loop(p_data, q_data, 2)  # first calls import and set up POT's backend
     n = args.pot_pairs
     t_pot = best_time(lambda: pot_loop(p_data, q_data, n), repeat=1, warmup=0)[0] * b / n
-    steps, ell0 = ns_steps(ps, qs), median_ratio(ps, qs)
+    steps, ell0 = ns_steps_and_ratio(ps, qs)
     label = f"{b} exact mw2, K = d = {k} vs POT loop"
     return row(label, t_pot, 20.0, t_ours, steps, b * k * k, d, ell0, args, eps)
 

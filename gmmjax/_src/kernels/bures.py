@@ -83,8 +83,8 @@ def _root_and_range(cov: jax.Array, diagonal: bool) -> tuple[jax.Array, jax.Arra
     return f, r[..., 0], r[..., -1]
 
 
-def _cross_ns(p: GMM, q: GMM) -> jax.Array:
-    """:math:`\\|F_iF_j\\|_*` for all pairs by Newton–Schulz, with singular-value bounds.
+def _ns_inputs(p: GMM, q: GMM) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(A, upper, lower)`` for :func:`nuclear_norm_ns`: the pairs :math:`F_iF_j`, flattened.
 
     :math:`\\sigma_{\\max}(F_iF_j) \\le r^{\\max}_ir^{\\max}_j` and
     :math:`\\sigma_{\\min}(F_iF_j) \\ge r^{\\min}_ir^{\\min}_j` with :math:`r` the eigenvalues of
@@ -98,7 +98,12 @@ def _cross_ns(p: GMM, q: GMM) -> jax.Array:
     upper = (hi_p[:, None] * hi_q[None, :]).reshape(-1)
     ok = upper > 0
     lower = jnp.where(ok, (lo_p[:, None] * lo_q[None, :]).reshape(-1) / jnp.where(ok, upper, 1), 0)
-    return nuclear_norm_ns(a, upper, lower).reshape(kp, kq)
+    return a, upper, lower
+
+
+def _cross_ns(p: GMM, q: GMM) -> jax.Array:
+    """:math:`\\|F_iF_j\\|_*` for all pairs by Newton–Schulz, with singular-value bounds."""
+    return nuclear_norm_ns(*_ns_inputs(p, q)).reshape(p.means.shape[0], q.means.shape[0])
 
 
 def _bures_cost(p: GMM, q: GMM, method: str) -> jax.Array:
