@@ -120,90 +120,60 @@ def test_sklearn_joblib_file(capsys, files, tmp_path):
 
 
 # ---------------------------------------------------------------- error paths
-def test_error_missing_file(capsys, files, tmp_path):
-    a, _ = files
-    code, _, err = run_cli(capsys, "distance", str(a), str(tmp_path / "nope.json"))
-    assert_usage_error(code, err, "nope.json", "no such file")
+# (file name, its contents or None for no file, fragments the one-line error must contain)
+BAD_SECOND_FILES = {
+    "missing_file": ("nope.json", None, ("nope.json", "no such file")),
+    "invalid_json": ("bad.json", "{not json", ("bad.json", "not valid JSON")),
+    "json_not_object": ("list.json", "[1, 2]", ("list.json", "JSON object")),
+    "missing_field": (
+        "nocovs.json",
+        json.dumps({"weights": [1.0], "means": [[0.0, 0.0]]}),
+        ("missing field", "covs"),
+    ),
+    "non_numeric_field": (
+        "text.json",
+        json.dumps({"weights": ["x"], "means": [[0.0, 0.0]], "covs": [[1.0, 1.0]]}),
+        ("numeric",),
+    ),
+    "bad_weights": (
+        "w.json",
+        json.dumps({**GMM_B, "weights": [0.5]}),
+        ("w.json", "weights must sum to 1"),
+    ),
+    "not_psd": (
+        "psd.json",
+        json.dumps({**GMM_B, "covs": [[[1.0, 2.0], [2.0, 1.0]]]}),
+        ("positive semi-definite",),
+    ),
+    "shape_mismatch": (
+        "shape.json",
+        json.dumps({**GMM_B, "weights": [0.5, 0.5]}),
+        ("weights must have shape",),
+    ),
+    "dimension_mismatch": (
+        "three.json",
+        json.dumps({"weights": [1.0], "means": [[0.0] * 3], "covs": [[1.0] * 3]}),
+        ("dimension mismatch",),
+    ),
+    "unknown_extension": ("model.yaml", "weights: [1]", ("unknown GMM file type",)),
+    "bad_npz": ("broken.npz", b"not a zip file", ("broken.npz",)),
+}
 
 
-def test_error_invalid_json(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "bad.json", "not valid JSON")
+def distance_to(capsys, a, path, contents: str | bytes | None) -> tuple[int, str, str]:
+    """``gmmjax distance a path``, with ``contents`` written to ``path`` first (unless None)."""
+    if isinstance(contents, bytes):
+        path.write_bytes(contents)
+    elif contents is not None:
+        path.write_text(contents)
+    return run_cli(capsys, "distance", str(a), str(path))
 
 
-def test_error_json_not_object(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "list.json"
-    bad.write_text("[1, 2]")
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "list.json", "JSON object")
-
-
-def test_error_missing_field(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "nocovs.json"
-    bad.write_text(json.dumps({"weights": [1.0], "means": [[0.0, 0.0]]}))
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "missing field", "covs")
-
-
-def test_error_non_numeric_field(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "text.json"
-    bad.write_text(json.dumps({"weights": ["x"], "means": [[0.0, 0.0]], "covs": [[1.0, 1.0]]}))
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "numeric")
-
-
-def test_error_bad_weights(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "w.json"
-    bad.write_text(json.dumps({**GMM_B, "weights": [0.5]}))
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "w.json", "weights must sum to 1")
-
-
-def test_error_not_psd(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "psd.json"
-    bad.write_text(json.dumps({**GMM_B, "covs": [[[1.0, 2.0], [2.0, 1.0]]]}))
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "positive semi-definite")
-
-
-def test_error_shape_mismatch(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "shape.json"
-    bad.write_text(json.dumps({**GMM_B, "weights": [0.5, 0.5]}))
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "weights must have shape")
-
-
-def test_error_dimension_mismatch(capsys, files, tmp_path):
-    a, _ = files
-    three = tmp_path / "three.json"
-    three.write_text(json.dumps({"weights": [1.0], "means": [[0.0] * 3], "covs": [[1.0] * 3]}))
-    code, _, err = run_cli(capsys, "distance", str(a), str(three))
-    assert_usage_error(code, err, "dimension mismatch")
-
-
-def test_error_unknown_extension(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "model.yaml"
-    bad.write_text("weights: [1]")
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "unknown GMM file type")
-
-
-def test_error_bad_npz(capsys, files, tmp_path):
-    a, _ = files
-    bad = tmp_path / "broken.npz"
-    bad.write_bytes(b"not a zip file")
-    code, _, err = run_cli(capsys, "distance", str(a), str(bad))
-    assert_usage_error(code, err, "broken.npz")
+@pytest.mark.parametrize("case", list(BAD_SECOND_FILES))
+def test_error_bad_second_file(capsys, files, tmp_path, case):
+    name, contents, fragments = BAD_SECOND_FILES[case]
+    code, _, err = distance_to(capsys, files[0], tmp_path / name, contents)
+    assert_usage_error(code, err, *fragments)
 
 
 def test_error_unknown_metric(capsys, files):
@@ -449,8 +419,7 @@ def test_directory_as_input_says_so(capsys, tmp_path, files, no_fit, command):
 def test_weights_not_summing_to_one_suggest_normalize(capsys, files, tmp_path):
     a, _ = files
     heavy = tmp_path / "heavy.json"
-    heavy.write_text(json.dumps({**GMM_A, "weights": [0.8, 1.2]}))
-    code, _, err = run_cli(capsys, "distance", str(a), str(heavy))
+    code, _, err = distance_to(capsys, a, heavy, json.dumps({**GMM_A, "weights": [0.8, 1.2]}))
     assert_usage_error(code, err, "weights must sum to 1", "--normalize")
     assert "normalize=True" not in err
     code, out, _ = run_cli(capsys, "distance", str(a), str(heavy), "--normalize", "--json")
