@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -60,20 +61,36 @@ class _Interrupts:
             raise KeyboardInterrupt
 
 
+# JAX logs every exception raised inside a host callback (the progress lines of a fit run in
+# one) with its traceback, then re-raises it; for a Ctrl-C that is our interrupt, not an error.
+_CALLBACK_LOGGERS = ("jax._src.debugging", "jax._src.callback")
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    """Logging filter: drop the records that carry a ``KeyboardInterrupt``."""
+    return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+
+
 @contextlib.contextmanager
 def _trap_interrupts() -> Iterator[_Interrupts]:
     """Install :class:`_Interrupts` for the duration of a command.
 
     Only Python's default handler is replaced: a process started with SIGINT ignored (a
-    background job of a script) keeps ignoring it, and a caller's own handler is kept.
+    background job of a script) keeps ignoring it, and a caller's own handler is kept. While
+    it is installed JAX's callback loggers do not print the interrupt as a callback failure.
     """
     trap = _Interrupts()
     on_main_thread = threading.current_thread() is threading.main_thread()
     replace = on_main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     previous = signal.signal(signal.SIGINT, trap) if replace else None
+    loggers = [logging.getLogger(name) for name in _CALLBACK_LOGGERS] if replace else []
+    for logger in loggers:
+        logger.addFilter(_not_an_interrupt)
     try:
         yield trap
     finally:
+        for logger in loggers:
+            logger.removeFilter(_not_an_interrupt)
         if replace:
             signal.signal(signal.SIGINT, previous)
 

@@ -611,3 +611,23 @@ def test_sigint_at_any_moment_leaves_the_previous_output(tmp_path, data_file, mo
     assert child.returncode == 130, err
     assert err.strip().endswith("gmmjax: interrupted") and "Traceback" not in err
     assert folder_state(tmp_path) == before  # byte for byte, no temporary left behind
+
+
+def test_interrupt_inside_a_jax_callback_is_not_logged_as_a_failure(caplog):
+    """Ctrl-C in a host callback (a fit's progress line) is not logged with a traceback.
+
+    JAX logs every exception raised in a callback before re-raising it; while the CLI's trap
+    is installed that record is dropped when it carries the interrupt.
+    """
+
+    def progress(_):
+        os.kill(os.getpid(), signal.SIGINT)  # the trap's handler raises KeyboardInterrupt here
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist ignores SIGINT
+    try:
+        with cli._trap_interrupts() as trap, pytest.raises(jax.errors.JaxRuntimeError):
+            jax.jit(lambda x: jax.debug.callback(progress, x) or x)(jnp.ones(2)).block_until_ready()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert trap.received == 1
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
