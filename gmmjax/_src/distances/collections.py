@@ -170,6 +170,8 @@ def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs, info=
         raise ValueError('metric="kl_mc" needs a PRNG key: pass key=jax.random.key(0)')
     if isinstance(metric, str) and kwargs.get("epsilon") is not None:  # traced inside
         epsilon = check_real("epsilon", kwargs["epsilon"], low=0.0, low_open=True)
+        if not isinstance(epsilon, jax.core.Tracer):  # an argument of the program, not a
+            epsilon = jnp.asarray(epsilon, ps.means.dtype)  # constant: no recompilation
         kwargs = {**kwargs, "epsilon": epsilon}
     if info:
         if not (isinstance(metric, str) and metric.startswith("mw2_")):
