@@ -346,3 +346,85 @@ def test_pairwise_and_paired_report_every_pairs_solver():
     assert bool(jnp.all(paired_info.converged))
     with pytest.raises(ValueError, match="return_info needs a transport metric"):
         gj.pairwise_distances(ps, qs, "cs", return_info=True)
+
+
+# --------------------------------------------------------------------------- compilation, info
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+
+def test_a_new_epsilon_does_not_recompile():
+    """Issue: every new ``epsilon`` of ``paired_distances`` compiled a new program."""
+    from jax._src import monitoring
+
+    compiles = []
+
+    def listen(name, duration, **kwargs):
+        if name == _COMPILE_EVENT:
+            compiles.append(duration)
+
+    ps, qs = gj.stack([P1, Q1]), gj.stack([Q1, P1])
+    gj.paired_distances(ps, qs, "mw2_sinkhorn", epsilon=0.5)  # compiled here
+    gj.mw2_distance(P3, Q4, "sinkhorn", epsilon=0.5)
+    epsilons = (0.25, 0.125, np.float64(0.3), jnp.asarray(0.7))
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        for eps in epsilons:
+            gj.paired_distances(ps, qs, "mw2_sinkhorn", epsilon=eps)
+            gj.mw2_distance(P3, Q4, "sinkhorn", epsilon=eps)
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
+    assert compiles == []
+    for bad in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match="epsilon"):
+            gj.paired_distances(ps, qs, "mw2_sinkhorn", epsilon=bad)
+
+
+def test_return_info_inside_jit_and_value_and_grad():
+    """A training loop sees which pairs stopped at ``max_iter`` (``has_aux``)."""
+    ps, qs = gj.stack([P3, P3]), gj.stack([Q4, P3])
+
+    @jax.jit
+    def step(means):
+        def loss(means):
+            moved = gj.GMM._unchecked(ps.weights, means, ps.covs)
+            d, info = gj.paired_distances(
+                moved, qs, "mw2_sinkhorn", epsilon=1e-3, max_iter=20, return_info=True
+            )
+            return jnp.mean(d), info
+
+        return jax.value_and_grad(loss, has_aux=True)(means)
+
+    (value, info), grad = step(ps.means)
+    assert info.converged.shape == info.n_iters.shape == (2,)
+    assert not bool(info.converged[0]) and int(info.n_iters[0]) == 20
+    assert np.isfinite(float(value)) and _finite(grad)
+
+
+@pytest.mark.skipif(not X64, reason="gradient comparison in float64")
+def test_gradients_match_ott_unrolled_at_convergence():
+    """The implicit-function VJP equals OTT's unrolled autodiff once the iterations converge.
+
+    Value (cost of the rounded plan), cost gradient (plan in ``C``, weights' directions that
+    keep the total mass) and a cotangent of the plan itself (what a geodesic differentiates).
+    """
+    from gmmjax._src.ot.sinkhorn import _ott_sinkhorn, solve_sinkhorn
+
+    rng = np.random.default_rng(3)
+    a, b = jnp.asarray(rng.dirichlet(np.ones(3))), jnp.asarray(rng.dirichlet(np.ones(4)))
+    c, eps = jnp.asarray(rng.uniform(0, 2, (3, 4))), jnp.asarray(0.1)
+
+    def ours(a, b, c):
+        res = solve_sinkhorn(a, b, c, epsilon=eps, threshold=1e-12)
+        return res.cost, jnp.sum(res.plan**2)
+
+    def ott(a, b, c):
+        res = _ott_sinkhorn(a, b, c, eps, 1e-12, 5000, False, 1.0)
+        return res.cost, jnp.sum(res.plan**2)
+
+    for k in (0, 1):
+        mine = jax.jit(jax.value_and_grad(lambda *x, k=k: ours(*x)[k], (0, 1, 2)))(a, b, c)
+        ref = jax.jit(jax.value_and_grad(lambda *x, k=k: ott(*x)[k], (0, 1, 2)))(a, b, c)
+        np.testing.assert_allclose(mine[0], ref[0], rtol=1e-10)
+        for g, r in zip(mine[1][:2], ref[1][:2], strict=True):  # tangent to the simplex
+            np.testing.assert_allclose(g - g.mean(), r - r.mean(), atol=1e-8)
+        np.testing.assert_allclose(mine[1][2], ref[1][2], atol=1e-8)

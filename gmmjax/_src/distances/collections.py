@@ -171,7 +171,7 @@ def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs, info=
     if isinstance(metric, str) and kwargs.get("epsilon") is not None:  # traced inside
         epsilon = check_real("epsilon", kwargs["epsilon"], low=0.0, low_open=True)
         if not isinstance(epsilon, jax.core.Tracer):  # an argument of the program, not a
-            epsilon = jnp.asarray(epsilon, ps.means.dtype)  # constant: no recompilation
+            epsilon = jnp.asarray(float(epsilon), ps.means.dtype)  # constant: no recompile
         kwargs = {**kwargs, "epsilon": epsilon}
     if info:
         if not (isinstance(metric, str) and metric.startswith("mw2_")):

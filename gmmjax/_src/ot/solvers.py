@@ -132,6 +132,8 @@ def get_solver(name: str, epsilon: Any = None, max_iter: Any = None, tau: Any = 
     if solver.exact and epsilon is not None:
         raise ValueError(f'epsilon is only used by entropic solvers; leave it None for "{name}"')
     epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True, allow_none=True)
+    if epsilon is not None and not isinstance(epsilon, jax.core.Tracer):
+        epsilon = float(epsilon)  # one leaf type for every concrete value: no recompilation
     max_iter = check_static_int("max_iter", max_iter, allow_none=True)
     if tau is None:
         return dataclasses.replace(solver, epsilon=epsilon, max_iter=max_iter)
