@@ -299,3 +299,86 @@ def test_kl_of_a_mixture_with_itself_is_never_negative(rng, method):
     assert 0.0 <= value <= tol(1e-12, 1e-5)
     per_pair = gj.kl_gaussian(p.component(0), p.component(0))
     assert float(per_pair) >= 0.0
+
+
+# ---------------------------------------------------------------- training losses
+TRAINING_KL = ("ot_bound", "upper_bound")  # the estimators kl_divergence recommends as losses
+
+
+def test_recommended_kl_losses_stay_nonnegative_where_variational_goes_negative():
+    """50 Adam steps on the variational value drive it below 0; the upper bounds stay >= 0.
+
+    One program (a ``lax.scan`` over the steps, compiled once) fits two copies of a 1-D
+    two-component ``Q`` to a fixed, overlapping ``P``: one by ``"variational"``, one by
+    ``"ot_bound"``, and records every estimator along both paths.
+    """
+    optax = pytest.importorskip("optax")
+    target = as_gmm([0.5, 0.5], [[-0.4], [0.4]], [[0.5], [0.5]])
+    init = {
+        "logits": jnp.zeros(2, DTYPE),
+        "means": jnp.asarray([-1.0, 1.5], DTYPE),
+        "raw": jnp.asarray([0.5, 0.5], DTYPE),
+    }
+    opt = optax.adam(0.05)
+
+    def model(params):
+        var = jax.nn.softplus(params["raw"]) + 1e-3
+        means, covs = params["means"][:, None], var[:, None]
+        return gj.GMM.from_logits(params["logits"], means, covs, validate=False)
+
+    def values(params):
+        q = model(params)
+        return jnp.stack([gj.kl_divergence(target, q, m) for m in ("variational", *TRAINING_KL)])
+
+    def step(carry, _):
+        out = []
+        for i, (params, state) in enumerate(carry):  # 0: variational, 1: ot_bound
+            vals, vjp = jax.vjp(values, params)
+            (grads,) = vjp(jnp.zeros(3, DTYPE).at[i].set(1.0))
+            updates, state = opt.update(grads, state)
+            out.append(((optax.apply_updates(params, updates), state), vals))
+        return tuple(c for c, _ in out), jnp.stack([v for _, v in out])
+
+    start = tuple((init, opt.init(init)) for _ in range(2))
+    (final, _), trace = jax.jit(lambda s: jax.lax.scan(step, s, None, length=50))(start)
+    trace = np.asarray(trace)  # (step, path, [variational, ot_bound, upper_bound])
+    assert trace[0, 0, 0] > 0.5 and trace[:, 0, 0].min() < -0.1  # the exploit
+    assert (trace[:, :, 1:] >= 0.0).all()  # never below 0, on either path
+    # As a function of Q, upper_bound - variational is a constant (the same Q-dependent
+    # term): the same gradients, so the variational path is the upper bound's path too.
+    gap = trace[:, 0, 2] - trace[:, 0, 0]
+    np.testing.assert_allclose(gap, gap[0], atol=tol(1e-9, 1e-5))
+    # Trained on ot_bound, Q goes to P and the loss towards its minimum, 0.
+    assert trace[-1, 1, 1] < 0.01 * trace[0, 1, 1]
+    # The true KL at the end of the variational path: small and positive.
+    mc = gj.kl_divergence(target, model(final[0]), "mc", key=jax.random.key(0), n_samples=4096)
+    assert 0.0 < float(mc) < 0.01
+
+
+def _stratified_mc(p: gj.GMM, q: gj.GMM, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    """The ``"mc"`` estimate of KL(P||Q) and its standard error (draws per component)."""
+    x = p.component_sample(key, n)  # (K, n, d)
+    ratio = p.log_prob(x) - q.log_prob(x)  # (K, n)
+    mean = jnp.sum(p.weights * ratio.mean(-1))
+    se = jnp.sqrt(jnp.sum(p.weights**2 * ratio.var(-1)) / n)
+    return mean, se
+
+
+def test_recommended_kl_losses_are_nonnegative_upper_bounds(rng):
+    """On random pairs (and P = Q), each training estimator is >= 0 and >= MC - 4 se."""
+    pairs = [(random_gmm_arrays(rng, 3, 2), random_gmm_arrays(rng, 3, 2)) for _ in range(4)]
+    pairs.append((pairs[0][0], pairs[0][0]))
+    ps, qs = ([as_gmm(*pair[i]) for pair in pairs] for i in (0, 1))
+    p_batch, q_batch = gj.stack(ps), gj.stack(qs)
+    keys = jax.random.split(jax.random.key(3), len(pairs))
+    mc, se = jax.jit(jax.vmap(lambda p, q, k: _stratified_mc(p, q, k, 2048)))(
+        p_batch, q_batch, keys
+    )
+    bounds = {  # through the metric names that a batched loss uses
+        method: np.asarray(gj.paired_distances(p_batch, q_batch, metric=f"kl_{method}"))
+        for method in TRAINING_KL
+    }
+    for method, bound in bounds.items():
+        assert (bound >= 0.0).all(), (method, bound)
+        assert (bound >= np.asarray(mc - 4 * se)).all(), (method, bound, mc, se)
+    assert bounds["ot_bound"][-1] <= tol(1e-12, 1e-6)  # P = Q: 0, up to the component KLs
