@@ -351,7 +351,11 @@ def pairwise_distances(
       Gram entries once per component pair, vectorised across pairs.
     - ``"kl"`` (= ``"kl_variational"``), ``"kl_lower_bound"``, ``"kl_upper_bound"``,
       ``"kl_ot_bound"``, ``"kl_mc"`` (needs ``key=``): :func:`~gmmjax.kl_divergence` with
-      that method.
+      that method. As a training loss use ``"kl_ot_bound"`` (``"kl_upper_bound"`` where a
+      smooth loss is needed): the two upper bounds are >= the true KL >= 0 and never
+      negative, and ``"kl_ot_bound"`` is 0 exactly at ``P = Q``. ``"kl"`` is an
+      approximation, not a bound: an optimiser drives it below 0 (see the warning of
+      :func:`~gmmjax.kl_divergence`).
     - ``"mw2"`` (= ``"mw2_exact"``), ``"mw2_exact_host"``, ``"mw2_sinkhorn"``: ``mw2_distance``
       (Chen et al. 2019, eq. 10) with that solver; ``metric_kwargs`` go to it (e.g.
       ``epsilon``, a finite number > 0, checked before the program runs; ``None`` picks
@@ -431,6 +435,11 @@ def paired_distances(
     evaluated in blocks and split across devices like :func:`pairwise_distances`, whose
     metrics, arguments and guarantees it shares. Differentiable; its gradient is the batched
     gradient of the metric.
+
+    Which metric to train on: ``"l2_squared"`` or ``"cs"`` (closed form, smooth, 0 exactly at
+    ``P = Q``), ``"kl_ot_bound"`` for a KL (an upper bound on it, never negative, 0 at
+    ``P = Q``), ``"mw2"`` or ``"mw2_sinkhorn"`` for transport. Not ``"kl"``: the variational
+    approximation is not bounded below by 0 and goes negative under training.
 
     Args:
         ps: collection of ``B`` mixtures.
