@@ -456,6 +456,22 @@ def paired_distances(
     Returns:
         ``(B,)`` array, or ``(distances, info)``.
 
+    Watching Sinkhorn's convergence in a training loop: a pair whose iterations stop at
+    ``max_iter`` still has a feasible plan and an upper-bound value, but its gradient is only
+    approximate, and nothing is raised under ``jit``. ``return_info=True`` works inside
+    ``jit`` and ``grad``; return the report as auxiliary data and look at it on the host::
+
+        def loss_fn(params, targets):
+            d, info = paired_distances(model(params), targets, metric="mw2_sinkhorn",
+                                       return_info=True)
+            return jnp.mean(d), (info.converged.mean(), info.n_iters.max())
+
+        (loss, (ok, iters)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, t)
+
+    A fraction ``ok`` below 1 asks for a larger ``epsilon`` or ``max_iter`` (a fixed
+    ``epsilon`` far below the cost scale, e.g. 0.05 for costs of order 10, needs many
+    thousand iterations; the default ``epsilon`` scales with each pair's costs).
+
     Example:
         >>> a = GMM.univariate([1.0], [0.0], [1.0])
         >>> b = GMM.univariate([1.0], [1.0], [1.0])

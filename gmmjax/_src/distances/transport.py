@@ -135,7 +135,8 @@ def mw2_distance(
 
     A metric on mixtures (Theorem 1); equal to :math:`W_2` between single Gaussians. Returns
     the distance, not its square. Gradients: the plan in the cost matrix, the centred dual
-    potentials in the weights (exact LP), the unrolled iterations (Sinkhorn); at
+    potentials in the weights (exact LP), the implicit function theorem at the fixed point of
+    the iterations (Sinkhorn, see :func:`~gmmjax._src.ot.sinkhorn.sinkhorn_ot`); at
     :math:`\\mu_0=\\mu_1` the derivative of the square root is taken as 0, never NaN. With
     ``"sinkhorn"`` the value is :math:`\\sqrt{\\langle C,\\hat\\pi_\\varepsilon\\rangle}` with
     :math:`\\hat\\pi_\\varepsilon` the entropic plan rounded onto the couplings

@@ -1,6 +1,10 @@
-"""Entropic optimal transport through OTT-JAX's Sinkhorn solver (Cuturi 2013), made honest.
+"""Entropic optimal transport by Sinkhorn's iterations (Cuturi 2013), made honest.
 
-Two additions to OTT's solver make every Sinkhorn value safe to use as it is:
+Balanced problems are solved here, by log-stabilised scaling iterations (Schmitzer 2019:
+matrix-vector products, one ``exp`` of the cost every 10 iterations) differentiated by the
+implicit function theorem at the fixed point (:func:`_plan_vjp`), not through the iterations;
+unbalanced transport (``tau < 1``) and ``implicit_diff=True`` use OTT-JAX's log-domain solver.
+Two additions make every Sinkhorn value safe to use as it is:
 
 - a default regularisation :func:`default_epsilon` that is positive and on the scale of the
   cost for every cost matrix (constant, zero, tiny or huge entries);
@@ -435,19 +439,33 @@ def sinkhorn_ot(
         \\mathrm{cost} = \\langle C, \\mathrm{round}(\\pi_\\varepsilon)\\rangle
         \\;\\ge\\; \\min_{\\pi\\in\\Pi(a,b)}\\langle C,\\pi\\rangle
 
-    Log-domain iterations of ``ott.solvers.linear.sinkhorn.Sinkhorn`` on a
-    ``ott.geometry.geometry.Geometry`` built from ``cost_matrix``. The plan the iterations
+    Balanced problems: log-stabilised scaling iterations (:func:`_sinkhorn_iterate`,
+    Schmitzer 2019), matrix products only between absorptions. The plan the iterations
     reach is rounded onto the transport polytope (:func:`round_to_polytope`, Altschuler,
     Weed & Rigollet 2017, Algorithm 2): ``plan`` is always a coupling of ``a`` and ``b``
     (to round-off) and ``cost`` is its transport cost, an upper bound on the exact optimum
     at any ``epsilon`` and any iteration cap; it tends to the optimum as
     :math:`\\varepsilon\\to 0` and the iterations converge. ``converged`` says whether the
-    marginal error of the unrounded plan reached ``threshold``.
+    marginal error :math:`\\|\\pi 1 - a\\|_1` of the unrounded plan reached ``threshold``
+    (checked every 10 iterations, so ``n_iters`` is a multiple of ``min(10, max_iter)``).
 
-    Gradients are by differentiation of the unrolled iterations (default), or by OTT's
-    implicit differentiation with ``implicit_diff=True``; the implicit linear system becomes
-    singular when the plan is close to a permutation (e.g. at ``P = Q`` with a small
-    ``epsilon``), where OTT's solver raises, so it is opt-in.
+    Gradients (balanced): the derivative of the returned ``cost`` and ``plan`` at the fixed
+    point of the iterations, by the implicit function theorem (:func:`_plan_vjp`; matrix
+    products only, nothing is stored per iteration). In ``C`` the cost's gradient is the
+    rounded plan plus the plan's own change, :math:`\\hat\\pi + (\\partial\\pi/\\partial C)^T C`;
+    in the weights it is centred (they live on the simplex), as for the exact solver. This
+    is the derivative of the value returned, not the envelope gradient
+    :math:`\\pi_\\varepsilon` of the regularised objective
+    :math:`\\langle C,\\pi\\rangle - \\varepsilon H(\\pi)`, which differs from it by
+    :math:`O(\\varepsilon)`. The rounding is taken as the identity (it moves the plan by at
+    most twice the marginal error, Altschuler et al., Lemma 7), so the gradient is exact to
+    about ``threshold`` once ``converged``; before convergence it is the same formula at the
+    reached iterate, finite but approximate, and a near-permutation plan (tiny ``epsilon``)
+    makes the linear system ill-conditioned (the conjugate gradients stop after ``2 n + 2``
+    steps; the result stays finite). ``f`` and ``g`` are returned without gradient. With
+    ``implicit_diff=True`` OTT's solver and implicit differentiation are used instead (its
+    linear system is singular when the plan is close to a permutation, where OTT raises);
+    unbalanced problems differentiate OTT's unrolled iterations.
 
     Args:
         a, b, cost_matrix: as in :func:`exact_ot`.
@@ -457,7 +475,8 @@ def sinkhorn_ot(
         threshold: marginal-error target (default :func:`default_threshold`), > 0.
         max_iter: iteration cap, an int >= 1; ``converged`` is False when it is reached
             first (the plan is still rounded to a feasible one).
-        implicit_diff: use OTT's implicit differentiation instead of unrolling.
+        implicit_diff: solve with OTT-JAX and differentiate by OTT's implicit
+            differentiation (the route of earlier versions, kept as a reference).
         tau: ``1`` (default) for balanced transport; ``tau`` in ``(0, 1)`` relaxes both
             marginals (unbalanced transport, OTT's ``tau_a = tau_b = tau``, see
             :func:`unbalanced_objective`): the plan is not rounded and ``cost`` is the
