@@ -334,7 +334,8 @@ def test_pairwise_and_paired_report_every_pairs_solver():
     values, info = gj.pairwise_distances(ps, qs, "mw2_sinkhorn", return_info=True, **options)
     assert values.shape == info.converged.shape == info.n_iters.shape == (2, 3)
     assert info.plan.shape == (2, 3, 3, 3)
-    np.testing.assert_array_equal(values, gj.pairwise_distances(ps, qs, "mw2_sinkhorn", **options))
+    plain = gj.pairwise_distances(ps, qs, "mw2_sinkhorn", **options)
+    np.testing.assert_allclose(values, plain, rtol=4 * EPS)  # two programs: fused differently
     for i, p in enumerate([a, b]):
         for j, q in enumerate([c, a, b]):
             _, single = gj.mw2_distance(p, q, "sinkhorn", return_info=True, **options)
