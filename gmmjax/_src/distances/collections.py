@@ -40,11 +40,19 @@ from gmmjax._src.core.arguments import require_type
 from gmmjax._src.core.checks import check_same_dim
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.core.scalars import check_real, check_static_int, traced_checks
-from gmmjax._src.core.stacking import pad_batch, stack  # noqa: F401 (stack: doctests)
+from gmmjax._src.core.stacking import (  # noqa: F401 (stack: doctests)
+    pad_batch,
+    stack,
+)
 from gmmjax._src.distances.kl import KL_METHODS, kl_divergence
 from gmmjax._src.distances.l2 import FROM_LOG_INNER_PRODUCTS
 from gmmjax._src.distances.transport import mw2_distance
-from gmmjax._src.kernels.overlap import log_inner_products, log_overlap_offset, reference_exponent
+from gmmjax._src.kernels.overlap import (
+    log_inner_products,
+    log_overlap_offset,
+    paired_log_inner_products,
+    reference_exponent,
+)
 from gmmjax._src.math.ldl import UNROLL_MAX_DIM
 from gmmjax._src.ot.result import OTResult
 from gmmjax._src.ot.solvers import SOLVERS
@@ -249,20 +257,42 @@ def _cross_log_inner(ps: GMM, qs: GMM, k: jax.Array, block_size: int, unroll: in
     return out[:bp, :bq]
 
 
+def _paired_log_inners(ps: GMM, qs: GMM, k: jax.Array, block: int, unroll: int) -> tuple:
+    """``(log<p_b,p_b>, log<q_b,q_b>, log<p_b,q_b>)``, ``(B,)`` each.
+
+    Three calls of the overlap kernel (the self terms of a constant collection need no
+    gradient rule; one batch of all three would carry tangents into every term). When a term
+    exceeds ``block_size`` component pairs it is evaluated in equal blocks, each recomputed in
+    the backward pass (``jax.checkpoint``) so that the memory of a gradient stays bounded by
+    the block; below that the forward factors are kept.
+    """
+    b = ps.batch_shape[0]
+
+    def blocked(fn: Callable[..., Any], x: GMM, y: GMM, pairs: int) -> Any:
+        per_block = max(1, block // pairs)
+        if b <= per_block:
+            return fn(x, y, k, unroll)
+        chunks = -(-b // per_block)
+        xy = (_tiles(pad_batch(x, chunks * per_block), per_block),
+              _tiles(pad_batch(y, chunks * per_block), per_block))  # fmt: skip
+        tile = jax.checkpoint(lambda xy: fn(*xy, k, unroll))
+        return jax.tree_util.tree_map(lambda v: v.reshape(-1)[:b], jax.lax.map(tile, xy))
+
+    kp, kq = ps.n_components, qs.n_components
+    terms = ((ps, ps, kp * kp), (qs, qs, kq * kq), (ps, qs, kp * kq))
+    return tuple(blocked(paired_log_inner_products, *term) for term in terms)
+
+
 def _overlap(ps: GMM, qs: GMM, plan: _Plan, paired: bool) -> jax.Array:
     """L2, squared L2 or CS from the three log inner products, by the table of :mod:`.l2`."""
     combine = FROM_LOG_INNER_PRODUCTS[plan.overlap]
     k = reference_exponent(ps, qs)
     offset = log_overlap_offset(ps.dim, k, ps.dtype)
     unroll, block = plan.unroll_max_dim, plan.block_size
+    if paired:
+        return combine(*_paired_log_inners(ps, qs, k, block, unroll), offset)
     log_pp = _self_log_inner(ps, k, block, unroll)
     log_qq = _self_log_inner(qs, k, block, unroll)
-    if paired:
-        pairs = jax.tree_util.tree_map(lambda x: x[:, None], (ps, qs))
-        cross = jax.checkpoint(lambda pq: log_inner_products(*pq, k, unroll)[0, 0])
-        kmax = max(ps.n_components, qs.n_components)
-        log_pq = jax.lax.map(cross, pairs, batch_size=max(1, block // kmax**2))
-        return combine(log_pp, log_qq, log_pq, offset)
     log_pq = _cross_log_inner(ps, qs, k, block, unroll)
     return combine(log_pp[:, None], log_qq[None, :], log_pq, offset)
 

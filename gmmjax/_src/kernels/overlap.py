@@ -28,14 +28,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from gmmjax._src.core.mixture import GMM
-from gmmjax._src.math.ldl import UNROLL_MAX_DIM, ldl_logdet_maha
+from gmmjax._src.math.ldl import UNROLL_MAX_DIM, log_normal_of_sum
 from gmmjax._src.math.linalg import logdet_and_mahalanobis
 from gmmjax._src.math.numerics import LOG_2PI, weighted_logsumexp
 
 __all__ = [
+    "batched_scaled_log_overlap",
     "log_gram",
     "log_inner_products",
     "log_overlap_offset",
+    "paired_log_inner_products",
     "reference_exponent",
     "scaled_log_overlap",
 ]
@@ -70,6 +72,28 @@ def _embed(covs: jax.Array, diagonal: bool) -> jax.Array:
     return covs[..., :, None] * jnp.eye(covs.shape[-1], dtype=covs.dtype) if diagonal else covs
 
 
+def _rescaled(g: GMM, k: jax.Array, full: bool) -> tuple[jax.Array, jax.Array]:
+    """Means over ``2**k`` and covariances over ``4**k``: exact in floating point.
+
+    Covariances come back as variances ``(..., N, d)`` unless ``full`` (then ``(..., N, d, d)``,
+    diagonal ones embedded).
+    """
+    one = jnp.ones((), g.dtype)
+    means, covs = g.means * jnp.ldexp(one, -k), g.covs * jnp.ldexp(one, -2 * k)
+    diagonal = g.is_diagonal or g.dim == 1
+    if g.dim == 1:
+        covs = covs.reshape(means.shape)
+    if not full:
+        return means, covs if diagonal else jnp.diagonal(covs, axis1=-2, axis2=-1)
+    return means, _embed(covs, diagonal)
+
+
+def _unrolled(p: GMM, q: GMM, unroll_max_dim: int) -> bool:
+    """Whether the pair goes through the unrolled factorisation (full covariances, small d)."""
+    diagonal = (p.is_diagonal or p.dim == 1) and (q.is_diagonal or q.dim == 1)
+    return not diagonal and p.dim <= unroll_max_dim
+
+
 def scaled_log_overlap(p: GMM, q: GMM, k: jax.Array, unroll_max_dim: int = UNROLL_MAX_DIM):
     """``(N_p, N_q)`` entries :math:`\\log C_{ij}` less :func:`log_overlap_offset`.
 
@@ -83,30 +107,31 @@ def scaled_log_overlap(p: GMM, q: GMM, k: jax.Array, unroll_max_dim: int = UNROL
     Returns:
         ``-(r^T S^{-1} r + log det S) / 2`` in the rescaled space.
     """
-    d = p.dim
-    one = jnp.ones((), p.dtype)
-    inv_sd, inv_var = jnp.ldexp(one, -k), jnp.ldexp(one, -2 * k)
-    diag_p, diag_q = p.is_diagonal or d == 1, q.is_diagonal or d == 1
-    pc, qc = p.covs.reshape(p.means.shape) if d == 1 else p.covs, q.covs
-    qc = qc.reshape(q.means.shape) if d == 1 else qc
-    if diag_p and diag_q:
-        diff = (p.means[:, None, :] - q.means[None, :, :]) * inv_sd
-        s = (pc[:, None, :] + qc[None, :, :]) * inv_var
+    full = not ((p.is_diagonal or p.dim == 1) and (q.is_diagonal or q.dim == 1))
+    (pm, pc), (qm, qc) = _rescaled(p, k, full), _rescaled(q, k, full)
+    if not full:
+        diff = pm[:, None, :] - qm[None, :, :]
+        s = pc[:, None, :] + qc[None, :, :]
         return -0.5 * (jnp.sum(diff**2 / s, axis=-1) + jnp.sum(jnp.log(s), axis=-1))
-    pc, qc = _embed(pc, diag_p) * inv_var, _embed(qc, diag_q) * inv_var
-    if d <= unroll_max_dim:
-        # Pair-major layouts: every entry below is an (N_p, N_q) array XLA vectorises.
-        pm, qm = (p.means * inv_sd).T, (q.means * inv_sd).T  # (d, N)
-        pc_t, qc_t = jnp.moveaxis(pc, 0, -1), jnp.moveaxis(qc, 0, -1)  # (d, d, N)
-        logdet, maha = ldl_logdet_maha(
-            lambda a, b: pc_t[a, b][:, None] + qc_t[a, b][None, :],
-            lambda a: pm[a][:, None] - qm[a][None, :],
-            d,
-        )
-    else:
-        diff = (p.means[:, None, :] - q.means[None, :, :]) * inv_sd
-        logdet, maha = logdet_and_mahalanobis(pc[:, None] + qc[None, :], diff)
+    if _unrolled(p, q, unroll_max_dim):
+        # Entry-major layouts: every entry is an (N_p, N_q) array XLA vectorises, and the
+        # gradient comes from the closed-form rule of log_normal_of_sum.
+        pm, qm = pm.T, qm.T  # (d, N)
+        pc, qc = jnp.moveaxis(pc, 0, -1), jnp.moveaxis(qc, 0, -1)  # (d, d, N)
+        return log_normal_of_sum(pm[:, :, None], pc[:, :, :, None], qm[:, None], qc[:, :, None])
+    logdet, maha = logdet_and_mahalanobis(pc[:, None] + qc[None, :], pm[:, None] - qm[None, :])
     return -0.5 * (maha + logdet)
+
+
+def batched_scaled_log_overlap(
+    p: GMM, q: GMM, k: jax.Array, unroll_max_dim: int = UNROLL_MAX_DIM
+) -> jax.Array:
+    """``(B, N_p, N_q)``: :func:`scaled_log_overlap` of ``p[b]`` and ``q[b]`` for every ``b``.
+
+    For two collections with one batch axis of equal length. (Laying the batch axis out last
+    instead, so that it is the minor axis of every entry, measured 3.5x slower on CPU.)
+    """
+    return jax.vmap(scaled_log_overlap, in_axes=(0, 0, None, None))(p, q, k, unroll_max_dim)
 
 
 def log_inner_products(
@@ -131,6 +156,19 @@ def log_inner_products(
     logc = scaled_log_overlap(flat(ps), flat(qs), k, unroll_max_dim).reshape(tp, kp, tq, kq)
     w = ps.weights[:, :, None, None] * qs.weights[None, None, :, :]
     return weighted_logsumexp(logc, w, axis=(1, 3))
+
+
+def paired_log_inner_products(
+    ps: GMM, qs: GMM, k: jax.Array, unroll_max_dim: int = UNROLL_MAX_DIM
+) -> jax.Array:
+    """``(B,)`` mixture inner products :math:`\\log\\langle p_b, q_b\\rangle` of matching pairs.
+
+    For two collections of ``B`` mixtures with the same component count and covariance
+    layout, from one :func:`batched_scaled_log_overlap`, less :func:`log_overlap_offset`.
+    """
+    logc = batched_scaled_log_overlap(ps, qs, k, unroll_max_dim)
+    w = ps.weights[:, :, None] * qs.weights[:, None, :]
+    return weighted_logsumexp(logc, w, axis=(1, 2))
 
 
 def log_gram(p: GMM, q: GMM) -> jax.Array:
