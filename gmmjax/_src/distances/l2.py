@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from gmmjax._src.core.arguments import check_gmm_pair, require_definite
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.stacking import stack
 from gmmjax._src.kernels.overlap import (
     log_gram,
     log_inner_products,
@@ -120,18 +121,18 @@ def _l2_parts(a: GMM, b: GMM) -> tuple[jax.Array, jax.Array, jax.Array, jax.Arra
     """``(log<p,p>, log<q,q>, log<p,q>)`` less a shared constant, and that constant.
 
     All three use one reference scale (:mod:`gmmjax._src.kernels.overlap`), so the constant
-    cancels exactly in the Cauchy–Schwarz divergence and factors out of L2. Each is its own
-    call of the kernel: a constant ``q`` (a training target) then costs no gradient work, and
-    no array mixes the components of a differentiated mixture with those of a constant one
-    (one Gram matrix over both mixtures made XLA's CPU code recompute the gradient's
-    coefficients for every entry of the cotangent products: a 1.6x slower training step).
+    cancels exactly in the Cauchy–Schwarz divergence and factors out of L2. They come from
+    one Gram matrix over the components of both mixtures (the shorter one padded with zero
+    weights): one copy of the kernel and its gradient rule per program, which keeps compile
+    times down, at the price of a ``(K_p + K_q)^2`` Gram matrix instead of
+    ``K_p^2 + K_q^2 + K_p K_q`` entries. :func:`~gmmjax.paired_distances` makes the other
+    choice for batches (three kernel calls: 1.6x faster training steps, 1.3x longer to
+    compile; ``benchmarks/RESULTS.md``, "Training steps").
     """
     k = reference_exponent(a, b)
-
-    def log_inner(p: GMM, q: GMM) -> jax.Array:
-        return log_inner_products(_one(p), _one(q), k)[0, 0]
-
-    return log_inner(a, a), log_inner(b, b), log_inner(a, b), log_overlap_offset(a.dim, k, a.dtype)
+    both = stack([a, b])
+    logs = log_inner_products(both, both, k)
+    return logs[0, 0], logs[1, 1], logs[0, 1], log_overlap_offset(a.dim, k, a.dtype)
 
 
 def _scaled_l2(log_pp: jax.Array, log_qq: jax.Array, log_pq: jax.Array):
