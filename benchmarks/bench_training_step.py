@@ -66,7 +66,15 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from _timing import add_row, best_time, block, emit, machine, run_child, table
 
-ALL_LOSSES = ("l2_squared", "cs", "kl", "kl_upper_bound", "mw2_exact", "mw2_sinkhorn")
+ALL_LOSSES = (
+    "l2_squared",
+    "cs",
+    "kl",
+    "kl_upper_bound",
+    "kl_ot_bound",
+    "mw2_exact",
+    "mw2_sinkhorn",
+)
 ALL_ROUTES = ("paired", "vmap", "ott", "pot")
 JITTER = 1e-3
 SEED = 0
@@ -148,6 +156,10 @@ def gmmjax_per_example(loss: str, route: str, epsilon):
         "kl_upper_bound": (
             "kl_upper_bound",
             lambda p, q: gmmjax.kl_divergence(p, q, method="upper_bound"),
+        ),
+        "kl_ot_bound": (
+            "kl_ot_bound",
+            lambda p, q: gmmjax.kl_divergence(p, q, method="ot_bound"),
         ),
         "mw2_exact": ("mw2", gmmjax.mw2_distance),
         "mw2_sinkhorn": (
