@@ -27,16 +27,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 from _timing import best_time, machine, table
-
-
-def collection(rng, b: int, k: int, d: int):
-    import numpy as np
-
-    a = rng.standard_normal((b, k, d, d))
-    covs = a @ np.swapaxes(a, -1, -2) / d + 0.3 * np.eye(d)
-    means = 2.0 * rng.standard_normal((b, k, d))
-    weights = rng.dirichlet(np.ones(k), b)
-    return weights, means, covs
+from ot_problems import mixture_collection as collection
 
 
 def parse_args() -> argparse.Namespace:

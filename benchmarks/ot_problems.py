@@ -1,7 +1,8 @@
 """Random discrete OT problems of every awkward kind, for the exact solver's agreement checks.
 
 Shared by ``tests/test_exact_device.py`` (a few hundred cases) and
-``benchmarks/bench_exact_agreement.py`` (10,000 cases). Each problem of size ``(n, m)`` is
+``benchmarks/bench_exact_agreement.py`` (10,000 cases); :func:`mixture_collection` gives the
+mixture batches of the transport benchmarks. Each problem of size ``(n, m)`` is
 padded to a fixed ``(size, size)`` with zero weights and random costs, so that one compiled
 solver serves every size (zero-weight rows and columns must change nothing).
 """
@@ -60,3 +61,12 @@ def padded_batch(rng: np.random.Generator, count: int, size: int) -> tuple:
     """
     problems = [one_problem(rng, KINDS[t % len(KINDS)], size) for t in range(count)]
     return (*pad(problems, size, rng), problems)
+
+
+def mixture_collection(rng: np.random.Generator, b: int, k: int, d: int) -> tuple:
+    """Weights ``(b, k)``, means ``(b, k, d)`` and SPD covariances ``(b, k, d, d)``, float64."""
+    a = rng.standard_normal((b, k, d, d))
+    covs = a @ np.swapaxes(a, -1, -2) / d + 0.3 * np.eye(d)
+    means = 2.0 * rng.standard_normal((b, k, d))
+    weights = rng.dirichlet(np.ones(k), b)
+    return weights, means, covs

@@ -40,10 +40,7 @@ from gmmjax._src.core.arguments import require_type
 from gmmjax._src.core.checks import check_same_dim
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.core.scalars import check_real, check_static_int, traced_checks
-from gmmjax._src.core.stacking import (  # noqa: F401 (stack: doctests)
-    pad_batch,
-    stack,
-)
+from gmmjax._src.core.stacking import pad_batch, stack  # noqa: F401 (stack: doctests)
 from gmmjax._src.distances.kl import KL_METHODS, kl_divergence
 from gmmjax._src.distances.l2 import FROM_LOG_INNER_PRODUCTS
 from gmmjax._src.distances.transport import mw2_distance
@@ -268,19 +265,17 @@ def _paired_log_inners(ps: GMM, qs: GMM, k: jax.Array, block: int, unroll: int) 
     """
     b = ps.batch_shape[0]
 
-    def blocked(fn: Callable[..., Any], x: GMM, y: GMM, pairs: int) -> Any:
-        per_block = max(1, block // pairs)
+    def term(x: GMM, y: GMM) -> jax.Array:
+        per_block = max(1, block // (x.n_components * y.n_components))
         if b <= per_block:
-            return fn(x, y, k, unroll)
+            return paired_log_inner_products(x, y, k, unroll)
         chunks = -(-b // per_block)
         xy = (_tiles(pad_batch(x, chunks * per_block), per_block),
               _tiles(pad_batch(y, chunks * per_block), per_block))  # fmt: skip
-        tile = jax.checkpoint(lambda xy: fn(*xy, k, unroll))
-        return jax.tree_util.tree_map(lambda v: v.reshape(-1)[:b], jax.lax.map(tile, xy))
+        tile = jax.checkpoint(lambda xy: paired_log_inner_products(*xy, k, unroll))
+        return jax.lax.map(tile, xy).reshape(-1)[:b]
 
-    kp, kq = ps.n_components, qs.n_components
-    terms = ((ps, ps, kp * kp), (qs, qs, kq * kq), (ps, qs, kp * kq))
-    return tuple(blocked(paired_log_inner_products, *term) for term in terms)
+    return term(ps, ps), term(qs, qs), term(ps, qs)
 
 
 def _overlap(ps: GMM, qs: GMM, plan: _Plan, paired: bool) -> jax.Array:
