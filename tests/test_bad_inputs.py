@@ -465,6 +465,24 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"unknown method 'gpu'",
     ),
     (
+        "exact OT negative marginal",
+        lambda: gj.exact_ot(np.array([1.5, -0.5]), W, np.ones((2, 2))),
+        ValueError,
+        r"^a must be >= 0; a\[\(1,\)\] = -0\.5",
+    ),
+    (
+        "exact OT marginal NaN",
+        lambda: gj.exact_ot(W, np.array([np.nan, 1.0]), np.ones((2, 2))),
+        ValueError,
+        r"^b must be finite; b\[\(0,\)\] = nan",
+    ),
+    (
+        "exact OT marginal all zero",
+        lambda: gj.exact_ot(W, np.zeros(2), np.ones((2, 2)), method="host"),
+        ValueError,
+        r"^b must have a positive sum; got 0\.0",
+    ),
+    (
         "epsilon given to the exact host solver",
         lambda: gj.mw2_distance(P, Q, solver="exact_host", epsilon=0.1),
         ValueError,

@@ -124,6 +124,20 @@ def test_bad_shapes_are_value_errors():
         sinkhorn_ot(jnp.ones(2) / 2, jnp.ones(2) / 2, jnp.ones(2))
 
 
+@pytest.mark.parametrize("method", ["device", "host"])
+def test_invalid_marginals_are_nan_under_jit(method):
+    """Negative or all-zero marginals: a plan for clipped weights would be a silent wrong value."""
+    good, c = jnp.array([0.5, 0.5]), jnp.array([[0.0, 1.0], [1.0, 0.0]])
+    solve = jax.jit(lambda a, b: exact_ot(a, b, c, method=method))
+    for a, b in [(jnp.array([1.5, -0.5]), good), (good, jnp.array([0.0, 0.0]))]:
+        res = solve(a, b)
+        assert np.isnan(float(res.cost)) and not bool(res.converged)
+    res = jax.jit(lambda a: sinkhorn_ot(a, good, c, epsilon=0.1))(jnp.array([1.5, -0.5]))
+    assert np.isnan(float(res.cost)) and not bool(res.converged)
+    res = solve(good, good)  # the check can fail: valid marginals solve
+    assert float(res.cost) == 0.0 and bool(res.converged)
+
+
 @needs_x64
 def test_sinkhorn_tends_to_exact_and_reports(rng):
     a, b, c = _problem(rng, 5, 4)

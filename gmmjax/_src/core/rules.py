@@ -31,6 +31,7 @@ __all__ = [
     "Rule",
     "check_traced",
     "covariance_rules",
+    "marginal_rules",
     "raise_eagerly",
     "weight_rules",
     "weight_tolerance",
@@ -117,6 +118,19 @@ def weight_rules(weights: Any) -> tuple[Rule, ...]:
     """Finite, non-negative, summing to 1 along the last axis."""
     tolerance = weight_tolerance(weights.dtype, weights.shape[-1])
     return FINITE, NON_NEGATIVE, _sums_to_one(tolerance)
+
+
+def _positive_total(w: Any, ns: _Namespace) -> tuple[Any, Any]:
+    total = ns.xp.sum(w, axis=-1)
+    return total > 0, total
+
+
+POSITIVE_TOTAL = Rule(_positive_total, "{where} must have a positive sum; got {value}")
+
+
+def marginal_rules() -> tuple[Rule, ...]:
+    """Marginals of a transport problem (renormalised by the solvers): finite, >= 0, sum > 0."""
+    return FINITE, NON_NEGATIVE, POSITIVE_TOTAL
 
 
 def covariance_rules(diagonal: bool) -> tuple[Rule, ...]:

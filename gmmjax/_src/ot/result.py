@@ -7,6 +7,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gmmjax._src.core.checks import is_concrete
+from gmmjax._src.core.rules import marginal_rules, raise_eagerly
+
 __all__ = ["OTResult", "as_problem"]
 
 
@@ -41,12 +44,27 @@ def _check_problem(a: jax.Array, b: jax.Array, c: jax.Array) -> None:
         raise ValueError(f"b must have shape {c.shape[1:]} to match cost_matrix; got {b.shape}")
 
 
+def _valid_marginal(w: jax.Array) -> jax.Array:
+    return jnp.all(jnp.isfinite(w)) & jnp.all(w >= 0) & (jnp.sum(w) > 0)
+
+
 def as_problem(a: Any, b: Any, cost_matrix: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Marginals and cost as arrays of one floating dtype, with their shapes checked."""
+    """Marginals and cost as arrays of one floating dtype, with their shapes and values checked.
+
+    The marginals must be finite and non-negative with a positive sum (the solvers
+    renormalise them): concrete ones that are not raise a ``ValueError`` naming ``a`` or
+    ``b``; traced ones make the cost matrix NaN, so every solver returns NaN and
+    ``converged = False`` instead of a plan for clipped weights.
+    """
     c = jnp.asarray(cost_matrix)
     if not jnp.issubdtype(c.dtype, jnp.floating):
         c = c.astype(jnp.result_type(float))
     a = jnp.asarray(a, c.dtype)
     b = jnp.asarray(b, c.dtype)
     _check_problem(a, b, c)
-    return a, b, c
+    if is_concrete(a, b):
+        raise_eagerly("a", a, marginal_rules())
+        raise_eagerly("b", b, marginal_rules())
+        return a, b, c
+    valid = _valid_marginal(a) & _valid_marginal(b)
+    return a, b, jnp.where(valid, c, jnp.nan)
