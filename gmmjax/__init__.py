@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "log_gaussian_overlap": "gmmjax._src.distances.l2",
     "log_inner_product": "gmmjax._src.distances.l2",
     "log_l2_distance_squared": "gmmjax._src.distances.l2",
+    "gaussian_gromov_wasserstein": "gmmjax._src.distances.gromov",
+    "gaussian_gromov_wasserstein_map": "gmmjax._src.distances.gromov",
     "geodesic": "gmmjax._src.distances.transport",
     "mw2_distance": "gmmjax._src.distances.transport",
     "mw2_plan": "gmmjax._src.distances.transport",
@@ -102,6 +104,10 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         gaussian_transport_map,
         w2_gaussian,
     )
+    from gmmjax._src.distances.gromov import (
+        gaussian_gromov_wasserstein,
+        gaussian_gromov_wasserstein_map,
+    )
     from gmmjax._src.distances.kl import KL_METHODS, gaussian_entropy, kl_divergence, kl_gaussian
     from gmmjax._src.distances.l2 import (
         cauchy_schwarz_divergence,
@@ -148,6 +154,8 @@ __all__ = [
     "fit_weights",
     "gaussian_barycenter",
     "gaussian_entropy",
+    "gaussian_gromov_wasserstein",
+    "gaussian_gromov_wasserstein_map",
     "gaussian_interpolate",
     "gaussian_overlap",
     "gaussian_transport_map",
