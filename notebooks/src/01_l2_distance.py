@@ -54,6 +54,7 @@ fp, fq = np.asarray(p.prob(x[:, None])), np.asarray(q.prob(x[:, None]))
 ax.fill_between(x, (fp - fq) ** 2, alpha=0.4, label="$(p-q)^2$")
 ax.legend()
 ax.set_title(f"L2(P, Q) = {float(gj.l2_distance(p, q)):.5f}")
+plt.show()
 # %% [markdown]
 # ## 2-D: closed form vs a fine grid
 

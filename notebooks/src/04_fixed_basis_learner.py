@@ -126,6 +126,7 @@ ax.set_xlabel("step")
 ax.set_ylabel("negative log-likelihood")
 ax.set_yscale("log")
 ax.legend()
+plt.show()
 # %% [markdown]
 # ## Figure 7 · more examples at σ = 1r, 2r, 3r
 #

@@ -95,6 +95,7 @@ fig.colorbar(sc, ax=ax, label="digit")
 ax.set_xlabel("$z_1$")
 ax.set_ylabel("$z_2$")
 ax.set_title("2-D latent codes")
+plt.show()
 # %% [markdown]
 # ## One fixed-basis mixture per class
 #

@@ -21,6 +21,7 @@ from gmmjax._src.core.checks import check_choice, is_concrete
 from gmmjax._src.core.scalars import check_real, check_static_int
 from gmmjax._src.ot.barycenter import exact_fixed_barycenter, sinkhorn_fixed_barycenter
 from gmmjax._src.ot.exact import exact_ot
+from gmmjax._src.ot.network_simplex import pot_available
 from gmmjax._src.ot.result import OTResult
 from gmmjax._src.ot.sinkhorn import check_tau, solve_sinkhorn
 
@@ -127,8 +128,11 @@ def get_solver(name: str, epsilon: Any = None, max_iter: Any = None, tau: Any = 
             not an int.
         ValueError: an unknown name, ``epsilon`` or ``tau`` given to an exact solver,
             ``epsilon`` not finite and > 0, ``max_iter < 1``, or ``tau`` outside ``(0, 1]``.
+        ImportError: ``"exact_host"`` without POT installed (the ``pot`` extra).
     """
     solver = SOLVERS[check_choice("solver", name, SOLVERS)]
+    if name == "exact_host" and not pot_available():
+        raise ImportError('solver="exact_host" needs POT: pip install "gmmjax[pot]"')
     if solver.exact and epsilon is not None:
         raise ValueError(f'epsilon is only used by entropic solvers; leave it None for "{name}"')
     epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True, allow_none=True)
