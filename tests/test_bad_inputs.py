@@ -318,16 +318,16 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"batch shapes \(2,\) and \(3,\) do not broadcast",
     ),
     (
-        "a Gaussian where a GMM is expected",
-        lambda: gj.l2_distance(G, P),
+        "a string where a GMM is expected",
+        lambda: gj.l2_distance("P", P),
         TypeError,
-        r"p must be a GMM",
+        r"^p must be a GMM or a Gaussian; got str",
     ),
     (
         "an array where a GMM is expected",
         lambda: gj.cauchy_schwarz_divergence(P, M),
         TypeError,
-        r"q must be a GMM",
+        r"^q must be a GMM or a Gaussian; got ndarray",
     ),
     (
         "a GMM where a Gaussian is expected",

@@ -1,4 +1,10 @@
-"""Argument checks that know the mixture types: is this a GMM, a Gaussian, a matching pair."""
+"""Argument checks that know the mixture types: is this a GMM, a Gaussian, a matching pair.
+
+The one place where a :class:`Gaussian` given for a mixture becomes one (:func:`as_gmm`):
+every function that takes a GMM reads its mixture arguments through :func:`as_gmm`,
+:func:`check_gmm_pair` or :func:`~gmmjax._src.core.stacking.single_gmms`, so each of them
+accepts a Gaussian (a batch of them: a batch of one-component mixtures) as well.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from gmmjax._src.core.checks import check_same_dim, is_concrete
+from gmmjax._src.core.low_rank import eigenvalue_range, is_low_rank_cov
 from gmmjax._src.core.mixture import GMM, Gaussian
 
-__all__ = ["check_gaussian_pair", "check_gmm_pair", "require_definite", "require_type"]
+__all__ = ["as_gmm", "check_gaussian_pair", "check_gmm_pair", "require_definite", "require_type"]
 
 
 def require_type(name: str, value: Any, cls: type) -> None:
@@ -18,11 +25,32 @@ def require_type(name: str, value: Any, cls: type) -> None:
         raise TypeError(f"{name} must be a {cls.__name__}; got {type(value).__name__}")
 
 
-def check_gmm_pair(p: Any, q: Any, names: tuple[str, str] = ("p", "q")) -> None:
-    """Both arguments are GMMs of one dimension (``TypeError`` / ``ValueError`` otherwise)."""
-    for name, g in zip(names, (p, q), strict=True):
-        require_type(name, g, GMM)
+def as_gmm(name: str, value: Any) -> GMM:
+    """``value`` as a GMM: a :class:`Gaussian` becomes a one-component mixture of weight 1.
+
+    Batch axes are kept: a Gaussian of batch shape ``(B,)`` becomes a GMM of batch shape
+    ``(B,)`` with ``K = 1``. The promotion is a reshape (no copy of the values, no check
+    repeated), so it also works on traced Gaussians under ``jit``, ``vmap`` and ``grad``.
+
+    Raises:
+        TypeError: naming ``name``, when ``value`` is neither a GMM nor a Gaussian.
+    """
+    if isinstance(value, Gaussian):
+        return GMM.from_gaussian(value)
+    if not isinstance(value, GMM):
+        raise TypeError(f"{name} must be a GMM or a Gaussian; got {type(value).__name__}")
+    return value
+
+
+def check_gmm_pair(p: Any, q: Any, names: tuple[str, str] = ("p", "q")) -> tuple[GMM, GMM]:
+    """Both arguments as GMMs of one dimension (``TypeError`` / ``ValueError`` otherwise).
+
+    Returns:
+        ``(p, q)``, each Gaussian promoted to a one-component mixture (:func:`as_gmm`).
+    """
+    p, q = (as_gmm(name, g) for name, g in zip(names, (p, q), strict=True))
     check_same_dim(p, q, names)
+    return p, q
 
 
 def check_gaussian_pair(g0: Any, g1: Any, names: tuple[str, str] = ("g0", "g1")) -> None:
@@ -48,11 +76,14 @@ def require_definite(name: str, g: Any, function: str) -> None:
     covs = g.covs if isinstance(g, GMM) else g.cov
     if not is_concrete(covs):
         return
-    c = np.asarray(covs)
+    if is_low_rank_cov(covs):  # s + eig(F^T F): an r x r problem per component
+        c, (lo, hi) = covs.factors, eigenvalue_range(covs)
+    else:
+        c = np.asarray(covs)
+        diagonal = g.is_diagonal
+        lam = c.astype(np.float64) if diagonal else np.linalg.eigvalsh(c.astype(np.float64))
+        lo, hi = lam.min(axis=-1), lam.max(axis=-1)
     eps = float(np.finfo(c.dtype).eps)
-    diagonal = g.is_diagonal
-    lam = c.astype(np.float64) if diagonal else np.linalg.eigvalsh(c.astype(np.float64))
-    lo, hi = lam.min(axis=-1), lam.max(axis=-1)
     bad = ~(lo > eps * hi)
     if not np.any(bad):
         return

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from gmmjax._src.core.arguments import as_gmm
 from gmmjax._src.core.mixture import GMM, float_dtype
 
 __all__ = ["pad_batch", "single_gmms", "stack"]
@@ -26,9 +27,8 @@ def single_gmms(gmms: Any, name: str = "gmms") -> list[GMM]:
     out = [] if isinstance(gmms, (str, GMM)) or not isinstance(gmms, Iterable) else list(gmms)
     if not out:
         raise ValueError(f"{name} must be a non-empty sequence of GMMs; got {gmms!r:.60}")
+    out = [as_gmm(f"{name}[{i}]", g) for i, g in enumerate(out)]  # a Gaussian: K = 1
     for i, g in enumerate(out):
-        if not isinstance(g, GMM):
-            raise TypeError(f"{name}[{i}] must be a GMM; got {type(g).__name__}")
         if g.batch_shape:
             raise ValueError(f"{name}[{i}] must be a single GMM; got batch_shape {g.batch_shape}")
     dims = sorted({g.dim for g in out})

@@ -30,8 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gmmjax._src.core.arguments import as_gmm
 from gmmjax._src.core.checks import check_simplex
-from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.mixture import GMM, Gaussian
 from gmmjax._src.core.stacking import single_gmms
 from gmmjax._src.distances.transport import mw2_distance
 from gmmjax._src.kernels.bures import bures_cost
@@ -64,7 +65,8 @@ class BarycenterInfo(NamedTuple):
 
 # --------------------------------------------------------------------------- driver
 def _as_list(gmms: Any) -> list[GMM]:
-    if isinstance(gmms, GMM):
+    if isinstance(gmms, GMM | Gaussian):
+        gmms = as_gmm("gmms", gmms)
         if len(gmms.batch_shape) != 1:
             raise ValueError(
                 f"a stacked gmms must have one batch axis (L,); got {gmms.batch_shape}"
@@ -116,10 +118,12 @@ def mw2_barycenter(
     max_iter: int = 2000,
     return_info: bool = False,
 ) -> GMM | tuple[GMM, BarycenterInfo]:
-    """Barycenter of Gaussian mixtures for the distance ``d`` (Chen et al. 2019, eqs. 17–20).
+    """Barycenter of Gaussian mixtures for the mixture Wasserstein distance ``d``.
 
     .. math::
         \\mu^* = \\arg\\min_{\\mu = \\sum_i p^i\\nu^i}\\ \\sum_{k=1}^L\\lambda_k\\,d(\\mu,\\mu_k)^2
+
+    (Chen, Georgiou & Tannenbaum 2019, equations 17–20.)
 
     - ``support=None``: the components :math:`\\nu^i` are the eq. 18 candidates (Gaussian
       barycenters, eqs. 15–16, of every tuple of one component per input;
@@ -139,15 +143,23 @@ def mw2_barycenter(
     returned ``p`` held fixed.
 
     Args:
-        gmms: ``L`` single mixtures of one dimension (any component counts), or one GMM
-            stacked along a leading axis ``(L,)``.
-        weights: ``(L,)`` probability vector :math:`\\lambda`.
-        support: optional GMM whose components are the barycenter's support.
-        solver: ``"exact"`` (LP) or ``"sinkhorn"`` (needs ``support`` or small ``N``).
-        epsilon: Sinkhorn regularisation (``None``: OTT's default).
-        max_candidates: cap on ``N`` for ``support=None``.
-        max_iter: Sinkhorn iteration cap.
-        return_info: also return a :class:`BarycenterInfo` (objective, converged, n_iters).
+        gmms: ``L`` single mixtures of one dimension (any component counts; a
+            :class:`~gmmjax.Gaussian` counts as one component of weight 1), or one GMM (or
+            Gaussian) stacked along a leading axis ``(L,)``.
+        weights: ``(L,)`` probability vector :math:`\\lambda` (>= 0, summing to 1).
+        support: optional unbatched GMM whose components are the barycenter's support
+            (default ``None``: the eq. 18 candidates).
+        solver: ``"exact"`` (default, LP) or ``"sinkhorn"`` (needs ``support`` or small
+            ``N``).
+        epsilon: Sinkhorn regularisation > 0 (default ``None``: OTT's default).
+        max_candidates: cap on ``N`` for ``support=None``, an int (default 4096).
+        max_iter: Sinkhorn iteration cap, an int >= 1 (default 2000).
+        return_info: also return a ``BarycenterInfo`` (objective, converged, n_iters);
+            default ``False``.
+
+    Returns:
+        The barycenter, an unbatched :class:`~gmmjax.GMM` with ``N`` (or the support's)
+        components, or ``(barycenter, info)`` with ``return_info``.
 
     Raises:
         ValueError: on inconsistent inputs, or ``N > max_candidates`` without ``support``.

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh, PartitionSpec
 
-from gmmjax._src.core.arguments import require_type
+from gmmjax._src.core.arguments import as_gmm
 from gmmjax._src.core.checks import check_same_dim
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.core.scalars import check_real, check_static_int, traced_checks
@@ -120,8 +120,8 @@ class _Plan:
         return None if callable(self.metric) else _METRICS[self.metric].overlap
 
 
-def _check_collection(name: str, g: Any) -> None:
-    require_type(name, g, GMM)
+def _check_collection(name: str, g: Any) -> GMM:
+    g = as_gmm(name, g)
     if len(g.batch_shape) != 1:
         raise ValueError(
             f"{name} must be a collection with exactly one batch axis (use gmmjax.stack); "
@@ -129,6 +129,7 @@ def _check_collection(name: str, g: Any) -> None:
         )
     if g.batch_shape[0] == 0:
         raise ValueError(f"{name} is an empty collection (batch size 0); it needs >= 1 mixture")
+    return g
 
 
 def _resolve_metric(metric: Any) -> str | Callable[..., Any]:
@@ -162,9 +163,8 @@ def _resolve_mesh(sharding: Any) -> Mesh | None:
 
 
 def _prepare(ps, qs, metric, block_size, unroll_max_dim, sharding, kwargs, info=False) -> tuple:
-    _check_collection("ps", ps)
-    qs = ps if qs is None else qs
-    _check_collection("qs", qs)
+    ps = _check_collection("ps", ps)
+    qs = ps if qs is None else _check_collection("qs", qs)
     check_same_dim(ps, qs, ("ps", "qs"))
     metric = _resolve_metric(metric)
     if not isinstance(unroll_max_dim, int) or unroll_max_dim < 0:
@@ -382,7 +382,7 @@ def pairwise_distances(
       approximation, not a bound: an optimiser drives it below 0 (see the warning of
       :func:`~gmmjax.kl_divergence`).
     - ``"mw2"`` (= ``"mw2_exact"``), ``"mw2_exact_host"``, ``"mw2_sinkhorn"``: ``mw2_distance``
-      (Chen et al. 2019, eq. 10) with that solver; ``metric_kwargs`` go to it (e.g.
+      (Chen et al. 2019, equation 10) with that solver; ``metric_kwargs`` go to it (e.g.
       ``epsilon``, a finite number > 0, checked before the program runs; ``None`` picks
       :func:`~gmmjax._src.ot.sinkhorn.default_epsilon` per pair, 5% of the pair's cost
       spread with a floor, as in :func:`~gmmjax.mw2_plan`). Sinkhorn values are costs of
@@ -407,17 +407,24 @@ def pairwise_distances(
     everything on the default device.
 
     Args:
-        ps: collection of ``B_p`` mixtures (batch shape ``(B_p,)``).
-        qs: collection of ``B_q`` mixtures of the same dimension; ``None`` means ``ps``.
-        metric: a name from :data:`PAIRWISE_METRICS` or a callable (see above).
-        block_size: component pairs per block (default :data:`DEFAULT_BLOCK_SIZE` for
-            ``d <= 8``, ``2**22 // d**2`` above).
-        sharding: ``"auto"``, ``False``, or a ``jax.sharding.Mesh``.
+        ps: collection of ``B_p`` mixtures: a GMM with batch shape ``(B_p,)`` (see
+            :func:`~gmmjax.stack`), or a :class:`~gmmjax.Gaussian` with batch shape
+            ``(B_p,)`` (``B_p`` one-component mixtures).
+        qs: collection of ``B_q`` mixtures (or Gaussians) of the same dimension; ``None``
+            (the default) means ``ps``.
+        metric: a name from :data:`PAIRWISE_METRICS` or a callable (see above); default
+            ``"l2"``.
+        block_size: component pairs per block, an int >= 1 (default ``None``:
+            ``2**16`` for ``d <= 8``, ``2**22 // d**2`` above).
+        sharding: ``"auto"`` (default: every device when there are several), ``False``, or
+            a ``jax.sharding.Mesh``.
         unroll_max_dim: largest dimension for which the per-pair factorisation of the overlap
-            metrics is unrolled across pairs (above it a batched Cholesky is used).
+            metrics is unrolled across pairs (above it a batched Cholesky is used); an int
+            >= 0, default 8.
         return_info: with a transport metric, also return the solver's
             :class:`~gmmjax.OTResult` of every pair (each field with leading axes
-            ``(B_p, B_q)``: ``converged``, ``n_iters``, ``cost``, ``plan``, ``f``, ``g``).
+            ``(B_p, B_q)``: ``converged``, ``n_iters``, ``cost``, ``plan``, ``f``, ``g``);
+            default ``False``.
         **metric_kwargs: forwarded to the metric (arrays are traced, others static).
 
     Returns:
@@ -467,15 +474,21 @@ def paired_distances(
     approximation is not bounded below by 0 and goes negative under training.
 
     Args:
-        ps: collection of ``B`` mixtures.
-        qs: collection of ``B`` mixtures of the same dimension.
-        metric: a name from :data:`PAIRWISE_METRICS` or a callable of two single mixtures.
-        block_size: component pairs per block (default :data:`DEFAULT_BLOCK_SIZE` for
-            ``d <= 8``, ``2**22 // d**2`` above).
-        sharding: ``"auto"``, ``False``, or a ``jax.sharding.Mesh``.
-        unroll_max_dim: see :func:`pairwise_distances`.
+        ps: collection of ``B`` mixtures: a GMM with batch shape ``(B,)``, or a
+            :class:`~gmmjax.Gaussian` with batch shape ``(B,)`` (one component each).
+        qs: collection of ``B`` mixtures (or Gaussians) of the same dimension.
+        metric: a name from :data:`PAIRWISE_METRICS` or a callable of two single mixtures;
+            default ``"l2"``.
+        block_size: component pairs per block, an int >= 1 (default ``None``:
+            ``2**16`` for ``d <= 8``, ``2**22 // d**2`` above).
+        sharding: ``"auto"`` (default: every device when there are several), ``False``, or
+            a ``jax.sharding.Mesh``.
+        unroll_max_dim: largest dimension for which the per-pair factorisation of the overlap
+            metrics is unrolled (above it a batched Cholesky is used); an int >= 0,
+            default 8.
         return_info: with a transport metric, also return every pair's
-            :class:`~gmmjax.OTResult` (fields with a leading axis ``(B,)``).
+            :class:`~gmmjax.OTResult` (fields with a leading axis ``(B,)``); default
+            ``False``.
         **metric_kwargs: forwarded to the metric.
 
     Returns:

@@ -122,20 +122,26 @@ def mw2_barycenter_free_support(
     (``lax.while_loop`` of fixed shapes).
 
     Args:
-        gmms: ``L`` single mixtures of one dimension, or one GMM stacked along ``(L,)``.
-        weights: ``(L,)`` probability vector :math:`\\lambda`.
-        n_components: ``n``, an int >= 1; ``None`` takes ``init``'s count.
+        gmms: ``L`` single mixtures of one dimension (a :class:`~gmmjax.Gaussian` counts as
+            one component of weight 1), or one GMM (or Gaussian) stacked along ``(L,)``.
+        weights: ``(L,)`` probability vector :math:`\\lambda` (>= 0, summing to 1).
+        n_components: ``n``, an int >= 1; ``None`` (the default) takes ``init``'s count.
         init: initial mixture (any, of the inputs' dimension); ``None``: the ``n``
             input components of largest weight :math:`\\lambda_k p_k^j`, with equal
             weights.
-        projection: ``"joint"``, ``"euclidean"`` or ``"bures"`` (module docstring).
+        projection: ``"joint"`` (default), ``"euclidean"`` or ``"bures"`` (module
+            docstring).
         update_weights: after the components settle, optimise the weights too (eq. 19)
-            until ``F`` settles again; ``False`` keeps ``init``'s weights throughout.
-        solver, epsilon: the OT solver of every weight and plan step, as in
-            :func:`gmmjax.mw2_plan`.
-        max_iter: iteration cap, an int >= 1.
-        rtol: stop when :math:`|F_{t-1} - F_t| \\le \\mathrm{rtol}\\,|F_t|`; >= 0.
-        return_info: also return a :class:`FreeSupportInfo`.
+            until ``F`` settles again (default ``True``); ``False`` keeps ``init``'s
+            weights throughout.
+        solver: the OT solver of every weight and plan step: ``"exact"`` (default),
+            ``"exact_host"`` or ``"sinkhorn"``.
+        epsilon: Sinkhorn regularisation > 0, or ``None`` (default: chosen from the cost
+            for ``"sinkhorn"``; the exact solvers need ``None``).
+        max_iter: iteration cap, an int >= 1 (default 100).
+        rtol: stop when :math:`|F_{t-1} - F_t| \\le \\mathrm{rtol}\\,|F_t|`; a float >= 0
+            (default 1e-10).
+        return_info: also return a ``FreeSupportInfo`` (default ``False``).
 
     Returns:
         The barycenter (full covariances; diagonal when every input and ``init`` is), or

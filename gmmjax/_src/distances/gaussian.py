@@ -63,7 +63,9 @@ def bures_cost_matrix(p: GMM, q: GMM) -> jax.Array:
     Clamped at 0. Batch axes broadcast.
 
     Args:
-        p, q: mixtures of the same dimension.
+        p, q: GMMs of the same dimension ``d`` (``K_p`` and ``K_q`` components), or
+            :class:`~gmmjax.Gaussian` objects (one component of weight 1); batch axes
+            broadcast.
 
     Returns:
         ``batch_shape + (K_p, K_q)``.
@@ -73,21 +75,31 @@ def bures_cost_matrix(p: GMM, q: GMM) -> jax.Array:
         >>> [[round(c, 6) for c in row] for row in bures_cost_matrix(p, p).tolist()]
         [[0.0, 2.0], [2.0, 0.0]]
     """
-    check_gmm_pair(p, q)
+    p, q = check_gmm_pair(p, q)
     return map_pairs(bures_cost, p, q)
 
 
 def w2_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
-    """Wasserstein-2 distance between Gaussians (Chen, Georgiou & Tannenbaum 2019, §II.A, eqs. 6–8).
+    """Wasserstein-2 distance between Gaussians (Chen, Georgiou & Tannenbaum 2019, §II.A).
 
     .. math::
         W_2^2 = \\|m_0-m_1\\|^2 + \\operatorname{tr}\\big(\\Sigma_0+\\Sigma_1
         - 2(\\Sigma_0^{1/2}\\Sigma_1\\Sigma_0^{1/2})^{1/2}\\big)
 
-    Singular covariances use the same formula (see the module docstring on eq. 8); with
+    (equations 6–8 of the paper). Singular covariances use the same formula (see the module
+    docstring on eq. 8); with
     :math:`\\Sigma_0=\\Sigma_1=0` this is
     :math:`\\|m_0-m_1\\|`. Returns the distance (not squared); its derivative at
     :math:`g_0 = g_1` is taken as 0 (the subgradient of a norm at 0), so it is never NaN.
+
+    Args:
+        g0: the first :class:`~gmmjax.Gaussian`, mean ``(..., d)``, covariance
+            ``(..., d, d)`` (PSD, singular allowed) or diagonal variances ``(..., d)``.
+        g1: the second Gaussian, of the same dimension ``d``; batch axes broadcast against
+            those of ``g0``.
+
+    Returns:
+        :math:`W_2 \\ge 0`: a scalar, or the broadcast batch shape.
 
     Example:
         >>> g0 = Gaussian(jnp.zeros(2), jnp.eye(2))
@@ -100,22 +112,24 @@ def w2_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
 
 
 def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
-    """McCann's displacement interpolation between Gaussians (Chen et al. 2019, eq. 7).
+    """McCann's displacement interpolation between Gaussians (Chen, Georgiou & Tannenbaum 2019).
 
     .. math::
         m_t = (1-t)m_0 + t m_1, \\qquad
         \\Sigma_t = \\Sigma_0^{-1/2}\\big((1-t)\\Sigma_0 + t(\\Sigma_0^{1/2}\\Sigma_1
         \\Sigma_0^{1/2})^{1/2}\\big)^2\\Sigma_0^{-1/2}
 
-    Computed without inverses as :math:`\\Sigma_t = G_tG_t^T`,
+    This is equation 7 of the paper. Computed without inverses as :math:`\\Sigma_t = G_tG_t^T`,
     :math:`G_t = (1-t)\\Sigma_0^{1/2} + t\\,\\Sigma_1^{1/2}W^T` with :math:`W` the polar factor of
     :math:`\\Sigma_0^{1/2}\\Sigma_1^{1/2}`; equal to eq. 7 for nonsingular :math:`\\Sigma_0` and
     valid (PSD, a geodesic) for singular ones. Two diagonal Gaussians interpolate their
     standard deviations linearly and stay diagonal.
 
     Args:
-        g0, g1: Gaussians of one dimension; batch axes broadcast.
-        t: time in ``[0, 1]``: checked eagerly when concrete, by a checkify check inside
+        g0, g1: :class:`~gmmjax.Gaussian` objects of one dimension ``d`` (full or diagonal
+            covariances); batch axes broadcast.
+        t: time in ``[0, 1]``, a real scalar or an array broadcasting against the batch
+            shape: checked eagerly when concrete, by a checkify check inside
             :func:`gmmjax.checked` when traced, and otherwise an invalid traced ``t`` makes
             the result NaN.
 
@@ -136,16 +150,23 @@ def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
 
 
 def gaussian_transport_map(g0: Gaussian, g1: Gaussian) -> tuple[jax.Array, jax.Array]:
-    """Optimal (Brenier) map :math:`T(x) = Ax + b` from ``g0`` to ``g1`` (Chen et al. 2019, §II.A).
+    """Optimal (Brenier) map :math:`T(x) = Ax + b` that pushes ``g0`` forward to ``g1``.
 
     .. math::
         A = \\Sigma_0^{-1/2}(\\Sigma_0^{1/2}\\Sigma_1\\Sigma_0^{1/2})^{1/2}\\Sigma_0^{-1/2},
         \\qquad b = m_1 - A m_0
 
+    (Chen, Georgiou & Tannenbaum 2019, §II.A.)
     :math:`A` is symmetric PSD with :math:`A\\Sigma_0A = \\Sigma_1`, so that eq. 7 reads
     :math:`\\Sigma_t = ((1-t)I + tA)\\Sigma_0((1-t)I + tA)`. For singular :math:`\\Sigma_0` the
     inverse root is a pseudo-inverse (the map is then defined on the support of ``g0``).
     Two diagonal Gaussians give ``A`` as its diagonal ``(..., d)``.
+
+    Args:
+        g0: the source :class:`~gmmjax.Gaussian`, mean ``(..., d)``, covariance
+            ``(..., d, d)`` or diagonal variances ``(..., d)``.
+        g1: the target Gaussian, of the same dimension ``d``; batch axes broadcast against
+            those of ``g0``.
 
     Returns:
         ``(A, b)`` with shapes ``(..., d, d)`` (or ``(..., d)`` diagonal) and ``(..., d)``.
@@ -173,13 +194,14 @@ def gaussian_barycenter(
     max_iter: int = 100,
     return_info: bool = False,
 ) -> Gaussian | tuple[Gaussian, GaussianBarycenterInfo]:
-    """Wasserstein barycenter of Gaussians (Chen, Georgiou & Tannenbaum 2019, eqs. 14–16).
+    """Wasserstein barycenter of Gaussians (Chen, Georgiou & Tannenbaum 2019).
 
     .. math::
         m = \\sum_k\\lambda_k m_k, \\qquad
         \\Sigma = \\sum_k\\lambda_k(\\Sigma^{1/2}\\Sigma_k\\Sigma^{1/2})^{1/2}
 
-    The covariance is the fixed point of eq. 16, found by either iteration of the paper
+    These are equations 14–16 of the paper. The covariance is the fixed point of eq. 16,
+    found by either iteration of the paper
     (Álvarez-Esteban et al. 2016), started from :math:`\\sum_k\\lambda_k\\Sigma_k`:
 
     - ``"alvarez-esteban"`` (default, proven to converge):
@@ -194,12 +216,18 @@ def gaussian_barycenter(
     Diagonal covariances are embedded as full matrices; the result is full.
 
     Args:
-        gaussians: a Gaussian with one batch axis of length ``L`` (the inputs).
-        weights: ``(L,)`` probability vector :math:`\\lambda`.
-        iteration: ``"alvarez-esteban"`` or ``"averaging"``.
-        tol: relative residual target (default ``100 * eps`` of the dtype).
-        max_iter: iteration cap.
-        return_info: also return a :class:`GaussianBarycenterInfo`.
+        gaussians: a :class:`~gmmjax.Gaussian` with one batch axis of length ``L`` (the
+            inputs: means ``(L, d)``, covariances ``(L, d, d)`` or variances ``(L, d)``).
+        weights: ``(L,)`` probability vector :math:`\\lambda` (>= 0, summing to 1).
+        iteration: ``"alvarez-esteban"`` (default) or ``"averaging"``.
+        tol: relative residual target, a float > 0 (default ``None``: ``100 * eps`` of the
+            dtype).
+        max_iter: iteration cap, an int >= 1 (default 100).
+        return_info: also return a ``GaussianBarycenterInfo`` (default ``False``).
+
+    Returns:
+        The barycenter, an unbatched :class:`~gmmjax.Gaussian` with a full covariance, or
+        ``(barycenter, info)`` with ``return_info``.
 
     Example:
         >>> gs = Gaussian(jnp.array([[0.0], [2.0]]), jnp.array([[[1.0]], [[9.0]]]))

@@ -45,14 +45,29 @@ __all__ = ["KL_METHODS", "gaussian_entropy", "kl_divergence", "kl_gaussian"]
 
 
 def kl_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
-    """Closed-form :math:`D_{KL}(g_0\\|g_1)` between Gaussians (jojonki 2018, eq. 4, and above).
+    """Closed-form :math:`D_{KL}(g_0\\|g_1)` between two Gaussians.
 
-    Diagonal covariances use eq. 4 of jojonki (2018) elementwise; with ``g1 = N(0, I)`` it
+    .. math::
+        D_{KL}(g_0\\|g_1) = \\tfrac12\\big(\\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0)
+        + (\\mu_1-\\mu_0)^T\\Sigma_1^{-1}(\\mu_1-\\mu_0) - d
+        + \\log\\det\\Sigma_1 - \\log\\det\\Sigma_0\\big)
+
+    (jojonki 2018, equation 4 and the derivation above it). Diagonal covariances use eq. 4
+    of jojonki (2018) elementwise; with ``g1 = N(0, I)`` it
     reduces to the VAE term of eq. 5. Full covariances go through Cholesky factors
     (:math:`\\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0) = \\|L_1^{-1}L_0\\|_F^2`). Batch axes
     broadcast. Both covariances must be positive definite to working precision (condition
     number below ``1/eps``): otherwise the KL is infinite or unresolved and a concrete call
     raises ``ValueError`` naming the argument (``docs/numerics.md``).
+
+    Args:
+        g0: the first :class:`~gmmjax.Gaussian`, mean ``(..., d)``, covariance
+            ``(..., d, d)`` or diagonal variances ``(..., d)``.
+        g1: the second Gaussian, of the same dimension ``d``; batch axes broadcast against
+            those of ``g0``.
+
+    Returns:
+        :math:`D_{KL} \\ge 0`: a scalar, or the broadcast batch shape.
 
     Example:
         >>> g0 = Gaussian(jnp.zeros(2), jnp.ones(2))
@@ -67,7 +82,15 @@ def kl_gaussian(g0: Gaussian, g1: Gaussian) -> jax.Array:
 
 
 def gaussian_entropy(g: Gaussian) -> jax.Array:
-    """Differential entropy :math:`H = \\tfrac12(\\log\\det\\Sigma + d(1 + \\log 2\\pi))`."""
+    """Differential entropy :math:`H = \\tfrac12(\\log\\det\\Sigma + d(1 + \\log 2\\pi))`.
+
+    Args:
+        g: a :class:`~gmmjax.Gaussian` (batch axes allowed), covariance ``(..., d, d)`` or
+            diagonal variances ``(..., d)``.
+
+    Returns:
+        The entropy in nats: a scalar, or ``g.batch_shape``.
+    """
     require_type("g", g, Gaussian)
     return entropy(g.cov, g.is_diagonal)
 
@@ -220,11 +243,15 @@ def kl_divergence(
         loss, not as one.
 
     Args:
-        p, q: mixtures of the same dimension; batch axes broadcast.
-        method: one of :data:`KL_METHODS`.
-        key: PRNG key, required by ``"mc"``.
-        n_samples: draws per component for ``"mc"``, an int >= 1 (``TypeError`` /
-            ``ValueError`` otherwise).
+        p, q: GMMs of the same dimension ``d``, or :class:`~gmmjax.Gaussian` objects
+            (promoted to one component of weight 1); batch axes broadcast.
+        method: one of :data:`KL_METHODS` (default ``"variational"``).
+        key: JAX PRNG key, required by ``"mc"`` (default ``None``; ignored by the others).
+        n_samples: draws per component for ``"mc"``, an int >= 1 (default 1024; ``TypeError``
+            / ``ValueError`` otherwise).
+
+    Returns:
+        The estimate: a scalar, or the broadcast batch shape.
 
     Example:
         >>> p = GMM.univariate([0.5, 0.5], [-1.0, 1.0], [0.5, 0.5])
@@ -232,7 +259,7 @@ def kl_divergence(
         0.0
     """
     check_choice("method", method, KL_METHODS)
-    check_gmm_pair(p, q)
+    p, q = check_gmm_pair(p, q)
     require_definite("p", p, "kl_divergence")
     require_definite("q", q, "kl_divergence")
     estimator = KL_METHODS[method]

@@ -67,8 +67,9 @@ def log_gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
     definite.
 
     Args:
-        p: GMM with ``K_p`` components (batch axes broadcast against ``q``).
-        q: GMM with ``K_q`` components, same dimension.
+        p: GMM with ``K_p`` components in dimension ``d``, or a :class:`~gmmjax.Gaussian`
+            (promoted to one component of weight 1); batch axes broadcast against ``q``.
+        q: GMM with ``K_q`` components (or a Gaussian) of the same dimension ``d``.
 
     Returns:
         ``batch + (K_p, K_q)`` array of log integrals.
@@ -78,7 +79,7 @@ def log_gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
         >>> float(jnp.exp(log_gaussian_overlap(p, p))[0, 0])  # N(0 | 0, 1)  # doctest: +ELLIPSIS
         0.398942...
     """
-    check_gmm_pair(p, q)
+    p, q = check_gmm_pair(p, q)
     return map_pairs(log_gram, p, q)
 
 
@@ -91,6 +92,14 @@ def gaussian_overlap(p: GMM, q: GMM) -> jax.Array:
     leave the floating-point range (they scale like :math:`(2\\pi\\sigma^2)^{-d/2}`: at
     ``d = 128`` they underflow float32 for unit variances and overflow it for variances 1e-3);
     use :func:`log_gaussian_overlap` there.
+
+    Args:
+        p: GMM with ``K_p`` components in dimension ``d``, or a :class:`~gmmjax.Gaussian`
+            (promoted to one component of weight 1); batch axes broadcast against ``q``.
+        q: GMM with ``K_q`` components (or a Gaussian) of the same dimension ``d``.
+
+    Returns:
+        ``batch + (K_p, K_q)`` array of integrals.
     """
     return jnp.exp(log_gaussian_overlap(p, q))
 
@@ -100,8 +109,16 @@ def log_inner_product(p: GMM, q: GMM) -> jax.Array:
 
     A log-sum-exp over :func:`log_gaussian_overlap` with the weights as multipliers: finite
     wherever the overlaps are representable as logs, also when they under- or overflow.
+
+    Args:
+        p: GMM with ``K_p`` components in dimension ``d``, or a :class:`~gmmjax.Gaussian`
+            (promoted to one component of weight 1); batch axes broadcast against ``q``.
+        q: GMM with ``K_q`` components (or a Gaussian) of the same dimension ``d``.
+
+    Returns:
+        The log inner product: a scalar, or the broadcast batch shape.
     """
-    check_gmm_pair(p, q)
+    p, q = check_gmm_pair(p, q)
     return map_pairs(_log_inner_single, p, q)
 
 
@@ -113,6 +130,14 @@ def inner_product(p: GMM, q: GMM) -> jax.Array:
     Like :func:`gaussian_overlap` it can underflow or overflow in high dimension (outside the
     floating-point range for float32 at ``d = 128``); :func:`log_inner_product` and
     :func:`cauchy_schwarz_divergence` stay finite there.
+
+    Args:
+        p: GMM with ``K_p`` components in dimension ``d``, or a :class:`~gmmjax.Gaussian`
+            (promoted to one component of weight 1); batch axes broadcast against ``q``.
+        q: GMM with ``K_q`` components (or a Gaussian) of the same dimension ``d``.
+
+    Returns:
+        The inner product: a scalar, or the broadcast batch shape.
     """
     return jnp.exp(log_inner_product(p, q))
 
@@ -194,14 +219,14 @@ _PUBLIC_NAMES = {
 
 
 def _overlap_distance(name: str, p: GMM, q: GMM) -> jax.Array:
-    check_gmm_pair(p, q)
+    p, q = check_gmm_pair(p, q)
     require_definite("p", p, _PUBLIC_NAMES[name])
     require_definite("q", q, _PUBLIC_NAMES[name])
     return map_pairs(_overlap_distance_pair, p, q, name=name)
 
 
 def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
-    """Squared L2 distance between mixture densities (You 2021, eq. 1 and Section 3).
+    """Squared L2 distance between mixture densities (You 2021, equation 1 and Section 3).
 
     .. math::
         L_2^2(P,Q) = \\sum_{nn'}\\alpha_n\\alpha_{n'}A_{nn'} + \\sum_{mm'}\\beta_m\\beta_{m'}B_{mm'}
@@ -216,6 +241,14 @@ def l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
     never produces NaN. Use :func:`log_l2_distance_squared` (finite, accurate to ~1e-4 relative
     in float32 up to ``d = 128``) or the scale-free :func:`cauchy_schwarz_divergence` there.
 
+    Args:
+        p: GMM with ``K_p`` components in dimension ``d``, or a :class:`~gmmjax.Gaussian`
+            (promoted to one component of weight 1); batch axes broadcast against ``q``.
+        q: GMM with ``K_q`` components (or a Gaussian) of the same dimension ``d``.
+
+    Returns:
+        :math:`L_2^2 \\ge 0`: a scalar, or the broadcast batch shape.
+
     Example:
         >>> p = GMM.univariate([1.0], [0.0], [1.0])
         >>> float(l2_distance_squared(p, p))
@@ -229,17 +262,33 @@ def log_l2_distance_squared(p: GMM, q: GMM) -> jax.Array:
 
     ``-inf`` when ``P = Q`` (to round-off). Same formula as :func:`l2_distance_squared` (You
     2021), kept in log space.
+
+    Args:
+        p: GMM with ``K_p`` components in dimension ``d``, or a :class:`~gmmjax.Gaussian`
+            (promoted to one component of weight 1); batch axes broadcast against ``q``.
+        q: GMM with ``K_q`` components (or a Gaussian) of the same dimension ``d``.
+
+    Returns:
+        :math:`\\log L_2^2`: a scalar, or the broadcast batch shape.
     """
     return _overlap_distance("log_l2_squared", p, q)
 
 
 def l2_distance(p: GMM, q: GMM) -> jax.Array:
-    """L2 distance :math:`L_2(P,Q) = \\{\\int (p - q)^2\\}^{1/2}` (You 2021, eq. 1).
+    """L2 distance :math:`L_2(P,Q) = \\{\\int (p - q)^2\\}^{1/2}` (You 2021, equation 1).
 
     The square root of :func:`l2_distance_squared`, with the same floating-point range (see
     there; :func:`log_l2_distance_squared` is ``2 log L2``). At ``P = Q`` the distance is not
     differentiable (it behaves like ``|x|``); the gradient returned there is the zero
     subgradient, never NaN or inf.
+
+    Args:
+        p: GMM with ``K_p`` components in dimension ``d``, or a :class:`~gmmjax.Gaussian`
+            (promoted to one component of weight 1); batch axes broadcast against ``q``.
+        q: GMM with ``K_q`` components (or a Gaussian) of the same dimension ``d``.
+
+    Returns:
+        :math:`L_2 \\ge 0`: a scalar, or the broadcast batch shape.
 
     Example:
         >>> p = GMM.univariate([1.0], [0.0], [1.0])
@@ -263,6 +312,14 @@ def cauchy_schwarz_divergence(p: GMM, q: GMM) -> jax.Array:
     it stays finite and accurate in float32 at ``d = 128`` with tiny or huge covariances,
     where L2 itself leaves the floating-point range. ``>= 0`` (Cauchy–Schwarz) with equality
     iff ``P = Q``; clamped at 0 against round-off.
+
+    Args:
+        p: GMM with ``K_p`` components in dimension ``d``, or a :class:`~gmmjax.Gaussian`
+            (promoted to one component of weight 1); batch axes broadcast against ``q``.
+        q: GMM with ``K_q`` components (or a Gaussian) of the same dimension ``d``.
+
+    Returns:
+        :math:`D_{CS} \\ge 0`: a scalar, or the broadcast batch shape.
 
     Example:
         >>> p = GMM.univariate([1.0], [0.0], [1.0])

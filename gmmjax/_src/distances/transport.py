@@ -46,7 +46,7 @@ def _solve(p: GMM, q: GMM, solver: Solver) -> tuple[OTResult, jax.Array]:
 
     One compiled program, shared by :func:`mw2_plan` and :func:`mw2_distance`.
     """
-    check_gmm_pair(p, q)
+    p, q = check_gmm_pair(p, q)
     res, distance = map_pairs(_distance_pair, p, q, solver)
     solver.raise_if_failed(res)
     return res, distance
@@ -62,16 +62,20 @@ def mw2_plan(
     tau: float | None = None,
     return_info: bool = False,
 ) -> jax.Array | tuple[jax.Array, OTResult]:
-    """Optimal coupling :math:`\\pi^*` of the components of two mixtures (Chen et al. 2019, eq. 9).
+    """Optimal coupling :math:`\\pi^*` of the components of two mixtures.
 
     .. math::
         \\pi^* = \\arg\\min_{\\pi\\in\\Pi(p_0,p_1)}\\sum_{ij}
         W_2(\\nu_0^i,\\nu_1^j)^2\\,\\pi(i,j)
 
+    (Chen, Georgiou & Tannenbaum 2019, equation 9.)
+
     Args:
-        p, q: mixtures of one dimension; batch axes broadcast. Zero-weight (padding)
-            components get zero rows/columns and change nothing else.
-        solver: ``"exact"`` (exact LP by successive shortest paths on the device; on a CPU
+        p, q: GMMs of one dimension ``d`` (``K_p`` and ``K_q`` components), or
+            :class:`~gmmjax.Gaussian` objects (one component of weight 1); batch axes
+            broadcast. Zero-weight (padding) components get zero rows/columns and change
+            nothing else.
+        solver: ``"exact"`` (default; exact LP by successive shortest paths on the device; on a CPU
             backend POT's network simplex above 100 component pairs, see
             :func:`gmmjax.exact_ot`), ``"exact_host"`` (POT's network simplex, always) or
             ``"sinkhorn"`` (OTT, entropic, then rounded onto the couplings: the plan is
@@ -82,11 +86,12 @@ def mw2_plan(
             weights), at least :math:`\\sqrt{\\mathrm{eps}}\\max|C|`, and 0.05 when every
             coupling costs the same (:func:`~gmmjax._src.ot.sinkhorn.default_epsilon`;
             positive for every cost, also one-component and identical mixtures). Must be
-            ``None`` for the exact solvers.
-        max_iter: solver iteration cap, an int >= 1 (default: ``20 (K_p + K_q) + 100``
-            phases exact, 2000 Sinkhorn).
+            ``None`` (the default) for the exact solvers.
+        max_iter: solver iteration cap, an int >= 1 (default ``None``: ``20 (K_p + K_q) +
+            100`` phases exact, 2000 Sinkhorn).
         tau: unbalanced transport (``solver="sinkhorn"`` only), a number in ``(0, 1]``
-            (OTT-JAX's ``tau_a = tau_b``; ``1`` or ``None`` is balanced). The marginal
+            (OTT-JAX's ``tau_a = tau_b``; ``1`` or ``None``, the default, is balanced). The
+            marginal
             constraints become KL penalties of weight
             :math:`\\rho = \\varepsilon\\tau/(1-\\tau)` (Chizat et al. 2018): the plan's
             marginals may differ from the weights, it is not rounded, and ``info.cost`` is
@@ -94,7 +99,7 @@ def mw2_plan(
             + \\rho\\,KL(\\pi^T 1|q)` (:func:`~gmmjax._src.ot.sinkhorn.unbalanced_objective`),
             which is at most the balanced optimum up to the entropic blur.
         return_info: also return the solver's :class:`~gmmjax.OTResult` (``cost``,
-            ``converged``, ``n_iters``, potentials).
+            ``converged``, ``n_iters``, potentials); default ``False``.
 
     Returns:
         ``batch_shape + (K_p, K_q)``, or ``(plan, info)``.
@@ -127,13 +132,14 @@ def mw2_distance(
     tau: float | None = None,
     return_info: bool = False,
 ) -> jax.Array | tuple[jax.Array, OTResult]:
-    """Mixture Wasserstein distance :math:`d(\\mu_0,\\mu_1)` of Chen et al. 2019 (eqs. 9–10).
+    """Mixture Wasserstein distance :math:`d(\\mu_0,\\mu_1)` between two Gaussian mixtures.
 
     .. math::
         d(\\mu_0,\\mu_1) = \\Big(\\min_{\\pi\\in\\Pi(p_0,p_1)}\\sum_{ij}
         W_2(\\nu_0^i,\\nu_1^j)^2\\,\\pi(i,j)\\Big)^{1/2} \\;\\ge\\; W_2(\\mu_0, \\mu_1)
 
-    A metric on mixtures (Theorem 1); equal to :math:`W_2` between single Gaussians. Returns
+    (Chen, Georgiou & Tannenbaum 2019, equations 9–10.) A metric on mixtures (Theorem 1);
+    equal to :math:`W_2` between single Gaussians. Returns
     the distance, not its square. Gradients: the plan in the cost matrix, the centred dual
     potentials in the weights (exact LP), the implicit function theorem at the fixed point of
     the iterations (Sinkhorn, see :func:`~gmmjax._src.ot.sinkhorn.sinkhorn_ot`); at
@@ -147,10 +153,22 @@ def mw2_distance(
     solver.
 
     Args:
-        p, q, solver, epsilon, max_iter, tau: as in :func:`mw2_plan` (the default ``epsilon`` is
-            explained there).
+        p, q: GMMs of one dimension ``d``, or :class:`~gmmjax.Gaussian` objects (one
+            component of weight 1); batch axes broadcast. Zero-weight (padding) components
+            change nothing.
+        solver: ``"exact"`` (default; exact LP on the device, POT's network simplex on a
+            CPU backend above 100 component pairs), ``"exact_host"`` (POT, always) or
+            ``"sinkhorn"`` (OTT, entropic, rounded onto the couplings).
+        epsilon: Sinkhorn regularisation, a finite number > 0, or ``None`` (default: 5% of
+            the centred cost's spread, see :func:`mw2_plan`). Must be ``None`` for the
+            exact solvers.
+        max_iter: solver iteration cap, an int >= 1 (default ``None``: ``20 (K_p + K_q) +
+            100`` phases exact, 2000 Sinkhorn).
+        tau: unbalanced transport (``solver="sinkhorn"`` only), a number in ``(0, 1]``
+            (default ``None``: balanced); ``info.cost`` is then the unbalanced objective.
         return_info: also return the solver's :class:`~gmmjax.OTResult` (``converged``,
-            ``n_iters``, ``cost`` = the squared distance, plan, potentials).
+            ``n_iters``, ``cost`` = the squared distance, plan, potentials); default
+            ``False``.
 
     Returns:
         A scalar, or ``batch_shape`` for batched mixtures; ``(distance, info)`` with
@@ -191,22 +209,31 @@ def geodesic(
     *,
     max_iter: int | None = None,
 ) -> GMM:
-    """Point at time ``t`` on the mixture geodesic from ``p`` to ``q`` (Chen et al. 2019, eq. 11).
+    """Point at time ``t`` on the mixture geodesic from ``p`` to ``q``.
 
     .. math::
         \\mu_t = \\sum_{i,j}\\pi^*(i,j)\\,\\nu_t^{ij}, \\qquad
         d(\\mu_s,\\mu_t) = (t-s)\\,d(\\mu_0,\\mu_1) \\quad\\text{(Theorem 2)}
 
-    with :math:`\\nu_t^{ij}` McCann's interpolation (eq. 7,
-    :func:`gmmjax.gaussian_interpolate`) between component ``i`` of ``p`` and ``j`` of ``q``.
+    (Chen, Georgiou & Tannenbaum 2019, equation 11), with :math:`\\nu_t^{ij}` McCann's
+    interpolation (eq. 7, :func:`gmmjax.gaussian_interpolate`) between component ``i`` of
+    ``p`` and ``j`` of ``q``.
     The result has ``K_p * K_q`` components (row-major over ``(i, j)``); pairs the plan does
     not use keep weight 0, so shapes are static under ``jit``. Two diagonal mixtures give a
     diagonal one.
 
     Args:
-        p, q: mixtures of one dimension; batch axes broadcast.
+        p, q: GMMs of one dimension ``d``, or :class:`~gmmjax.Gaussian` objects (one
+            component of weight 1); batch axes broadcast.
         t: time in ``[0, 1]``, a real scalar.
-        solver, epsilon, max_iter: as in :func:`mw2_plan` (the plan used for the weights).
+        solver: the solver of the plan that weights the pairs: ``"exact"`` (default),
+            ``"exact_host"`` or ``"sinkhorn"`` (see :func:`mw2_plan`).
+        epsilon: Sinkhorn regularisation > 0, or ``None`` (default: chosen from the cost
+            for ``"sinkhorn"``; the exact solvers need ``None``).
+        max_iter: solver iteration cap, an int >= 1 (default ``None``: the solver's own).
+
+    Returns:
+        A :class:`~gmmjax.GMM` with ``K_p * K_q`` components and the broadcast batch shape.
 
     Raises:
         TypeError: ``t`` not a real number (and as in :func:`mw2_plan`).
@@ -221,7 +248,7 @@ def geodesic(
         >>> mid.means[0, 0].tolist(), mid.covs[0, 0].tolist()
         (2.0, 4.0)
     """
-    check_gmm_pair(p, q)
+    p, q = check_gmm_pair(p, q)
     ot_solver = get_solver(solver, epsilon, max_iter)
     if getattr(t, "ndim", 0):
         raise ValueError(f"t must be a scalar; got shape {t.shape} (vmap over times instead)")
