@@ -132,8 +132,6 @@ def _check_single(function: str, p: GMM, q: GMM) -> tuple[GMM, GMM]:
             )
     require_definite("p", p, function)  # the densities p_i(x) weight the pairs
     return p, q
-    return p, q
-    return p, q
 
 
 def _points(name: str, x: Any, d: int, dtype: Any) -> jax.Array:
