@@ -228,11 +228,24 @@ class Gaussian(_Shapes):
         return GMM._unchecked(w, self.mean[..., None, :], cov)
 
     def log_prob(self, x: Any) -> jax.Array:
-        """Log density at ``x`` of shape ``(..., d)``; see :meth:`GMM.log_prob`."""
+        """Log density at ``x`` of shape ``(..., d)``; see :meth:`GMM.log_prob`.
+
+        Args:
+            x: points of shape ``(..., d)``, converted to the dtype of the parameters.
+
+        Returns:
+            ``(...)`` for a single Gaussian; ``batch_shape + (...)`` for a batch.
+        """
         return self.as_gmm().log_prob(x)
 
     def sample(self, key: jax.Array, sample_shape: int | Sequence[int] = ()) -> jax.Array:
-        """Samples of shape ``(*sample_shape, d)``; see :meth:`GMM.sample`."""
+        """Samples of shape ``(*sample_shape, d)``; see :meth:`GMM.sample`.
+
+        Args:
+            key: a JAX PRNG key.
+            sample_shape: an int ``n`` (``n`` draws) or a tuple of sizes; default ``()``,
+                one point of shape ``(d,)``.
+        """
         return self.as_gmm().sample(key, sample_shape)
 
     def to_z(self, x: Any) -> jax.Array:
@@ -242,6 +255,9 @@ class Gaussian(_Shapes):
         deviations for diagonal covariances), as OTT-JAX's ``Gaussian.to_z``: if ``x`` is
         distributed as this Gaussian, ``z`` is standard normal. Needs a positive-definite
         covariance (NaN otherwise); unbatched Gaussians only.
+
+        Args:
+            x: points of shape ``(..., d)``.
 
         Example:
             >>> g = Gaussian(jnp.array([1.0, 0.0]), jnp.array([4.0, 1.0]))
@@ -257,6 +273,9 @@ class Gaussian(_Shapes):
 
     def from_z(self, z: Any) -> jax.Array:
         """Points :math:`x = \\mu + L z` from whitened coordinates: the inverse of :meth:`to_z`.
+
+        Args:
+            z: whitened coordinates of shape ``(..., d)``.
 
         Example:
             >>> g = Gaussian(jnp.array([1.0, 0.0]), jnp.array([4.0, 1.0]))
@@ -374,6 +393,12 @@ class GMM(_Shapes):
     def univariate(cls, weights: Any, means: Any, variances: Any, **kwargs: Any) -> GMM:
         """A 1-D mixture from ``(..., K)`` weights, means and variances.
 
+        Args:
+            weights: ``(..., K)`` mixture weights, >= 0 and summing to 1.
+            means: ``(..., K)`` component means.
+            variances: ``(..., K)`` component variances (>= 0).
+            **kwargs: ``normalize`` and ``validate``, as for :class:`GMM`.
+
         Example:
             >>> GMM.univariate([0.5, 0.5], [-1.0, 1.0], [0.25, 0.25]).dim
             1
@@ -387,6 +412,12 @@ class GMM(_Shapes):
     def from_logits(cls, logits: Any, means: Any, covs: Any, **kwargs: Any) -> GMM:
         """A mixture whose weights are ``softmax(logits)``: the usual trainable parameterisation.
 
+        Args:
+            logits: ``(..., K)`` unnormalised log weights (any finite reals).
+            means: ``(..., K, d)`` component means.
+            covs: ``(..., K, d, d)`` full covariances or ``(..., K, d)`` diagonal variances.
+            **kwargs: ``normalize`` and ``validate``, as for :class:`GMM`.
+
         Example:
             >>> GMM.from_logits(jnp.zeros(2), jnp.zeros((2, 1)), jnp.ones((2, 1))).weights.tolist()
             [0.5, 0.5]
@@ -396,7 +427,14 @@ class GMM(_Shapes):
 
     @classmethod
     def from_gaussian(cls, gaussian: Gaussian) -> GMM:
-        """A one-component mixture holding ``gaussian``."""
+        """A one-component mixture holding ``gaussian``.
+
+        Every function that takes a GMM does this itself when given a :class:`Gaussian`.
+
+        Args:
+            gaussian: a :class:`Gaussian`; its batch axes become the mixture's, with
+                ``K = 1`` and weight 1.
+        """
         return gaussian.as_gmm()
 
     @classmethod
@@ -405,6 +443,10 @@ class GMM(_Shapes):
 
         ``full`` and ``tied`` covariances become full ``(K, d, d)``; ``diag`` and ``spherical``
         become diagonal ``(K, d)``.
+
+        Args:
+            estimator: a fitted ``sklearn.mixture.GaussianMixture`` (or
+                ``BayesianGaussianMixture``).
 
         Raises:
             TypeError: ``estimator`` is not a scikit-learn Gaussian mixture.
@@ -418,6 +460,9 @@ class GMM(_Shapes):
 
         The covariances become full ``(K, d, d)`` matrices. The values are checked like any
         constructor input when they are concrete.
+
+        Args:
+            mixture: an OTT-JAX ``GaussianMixture``.
 
         Raises:
             TypeError: ``mixture`` is not an OTT-JAX ``GaussianMixture``.
@@ -465,7 +510,11 @@ class GMM(_Shapes):
         return _embed_diagonal(self.covs) if self.is_diagonal else self.covs
 
     def component(self, k: int) -> Gaussian:
-        """Component ``k`` as a :class:`Gaussian` (batch axes kept)."""
+        """Component ``k`` as a :class:`Gaussian` (batch axes kept).
+
+        Args:
+            k: component index, an int in ``[-K, K)``.
+        """
         cov = self.covs[..., k, :] if self.is_diagonal else self.covs[..., k, :, :]
         return Gaussian._unchecked(self.means[..., k, :], cov)
 
@@ -492,6 +541,9 @@ class GMM(_Shapes):
         """``log N(x | mu_k, Sigma_k)`` for every component: ``(..., K)`` for ``x`` ``(..., d)``.
 
         Unbatched mixtures only (``vmap`` over batched ones).
+
+        Args:
+            x: points of shape ``(..., d)``, converted to the dtype of the parameters.
         """
         self._require_single("component_log_prob")
         x = self._points(x)
@@ -504,6 +556,9 @@ class GMM(_Shapes):
         :math:`\\log w_k + \\log\\mathcal N(x\\mid\\mu_k,\\Sigma_k) - \\log p(x)` (Bishop 2006,
         Eq. 9.23), in log space: finite for points far from every component; ``-inf`` for a
         zero-weight component. Unbatched mixtures only (``vmap`` over batched ones).
+
+        Args:
+            x: points of shape ``(..., d)``, converted to the dtype of the parameters.
         """
         self._require_single("log_responsibilities")
         return _log_responsibilities(self, self._points(x))
@@ -512,6 +567,9 @@ class GMM(_Shapes):
         """Component posteriors :math:`p(k\\mid x)`, ``(..., K)``, summing to 1 over ``K``.
 
         The exponential of :meth:`log_responsibilities`; a zero-weight component gets 0.
+
+        Args:
+            x: points of shape ``(..., d)``, converted to the dtype of the parameters.
 
         Example:
             >>> p = GMM.univariate([0.5, 0.5], [-1.0, 1.0], [1.0, 1.0])
@@ -542,7 +600,11 @@ class GMM(_Shapes):
         return _log_prob(self, self._points(x))
 
     def prob(self, x: Any) -> jax.Array:
-        """Density at ``x`` (the exponential of :meth:`log_prob`)."""
+        """Density at ``x`` (the exponential of :meth:`log_prob`).
+
+        Args:
+            x: points of shape ``(..., d)``, converted to the dtype of the parameters.
+        """
         return jnp.exp(self.log_prob(x))
 
     def mean(self) -> jax.Array:
@@ -565,6 +627,10 @@ class GMM(_Shapes):
 
         ``x = mu_k + L_k eps`` with ``L_k`` the Cholesky factor, so the draws are differentiable
         with respect to means and covariances.
+
+        Args:
+            key: a JAX PRNG key.
+            n: draws per component, an int >= 0.
         """
         self._require_single("component_sample")
         eps = jax.random.normal(key, (self.n_components, n, self.dim), self.dtype)

@@ -62,10 +62,20 @@ def _window_ends(centers: jax.Array, d: Any) -> tuple[jax.Array, jax.Array]:
 
 
 def dil_from_cdfs(target_lo: Any, target_hi: Any, model_lo: Any, model_hi: Any) -> jax.Array:
-    """Eq. 9 from the two CDFs evaluated at the window ends ``a_i`` (lo) and ``b_i`` (hi).
+    """The density information loss from two CDFs evaluated at the window ends.
 
-    All four arguments are ``(n,)`` arrays ordered by window. Any model with a CDF (a
-    histogram, a kernel density estimate) can be scored on the same windows this way.
+    Equation 9 of Lu et al. (2023) with the CDFs read at the window ends ``a_i`` (lo) and
+    ``b_i`` (hi). Any model with a CDF (a histogram, a kernel density estimate) can be scored
+    on the same windows this way.
+
+    Args:
+        target_lo: ``(n,)`` target CDF at the left window ends :math:`a_i`, ordered by window.
+        target_hi: ``(n,)`` target CDF at the right window ends :math:`b_i`.
+        model_lo: ``(n,)`` model CDF at the left window ends.
+        model_hi: ``(n,)`` model CDF at the right window ends.
+
+    Returns:
+        The scalar loss, in ``[0, 2]`` for CDFs with values in ``[0, 1]``.
     """
     lo = jnp.asarray(target_lo) - jnp.asarray(model_lo)
     hi = jnp.asarray(target_hi) - jnp.asarray(model_hi)
@@ -89,14 +99,15 @@ def density_information_loss(
     *,
     centers: Any = None,
 ) -> jax.Array:
-    """Density information loss of a 1-D mixture against a target CDF (Lu et al. 2023, Eq. 9).
+    """Density information loss of a 1-D mixture against a target CDF.
 
     .. math::
         L = |P_T\\{x \\le \\mu_1 - d\\} - P_G\\{x \\le \\mu_1 - d\\}|
           + \\sum_{i=1}^n |P_T\\{\\mu_i \\pm d\\} - P_G\\{\\mu_i \\pm d\\}|
           + |P_T\\{x > \\mu_n + d\\} - P_G\\{x > \\mu_n + d\\}|
 
-    with :math:`\\mu_i` the mixture's means in increasing order (or ``centers``) and
+    (Lu, Ding, Wu & Yuan 2023, equation 9), with :math:`\\mu_i` the mixture's means in increasing order
+    (or ``centers``) and
     :math:`\\mu_i \\pm d = (\\mu_i - d, \\mu_i + d]`. :math:`0 \\le L \\le 2`. Differentiable in
     the mixture's parameters (a subgradient where a term is zero).
 
@@ -107,8 +118,8 @@ def density_information_loss(
             ``scipy.stats.norm(0, 1).cdf``) works eagerly.
         d: half-width of the windows, ``> 0``. The paper's text suggests ``sigma/4``; with the
             basis spacing ``r``, ``d = r/2`` makes the windows tile the grid.
-        centers: window centres (default: the mixture's means). Pass the basis means to
-            score every model of a comparison on the same windows.
+        centers: ``(n,)`` window centres (default ``None``: the mixture's means). Pass the
+            basis means to score every model of a comparison on the same windows.
 
     Returns:
         Scalar DIL.
@@ -142,11 +153,12 @@ def empirical_cdf(samples: Any, x: Any) -> jax.Array:
 def empirical_density_information_loss(
     gmm: GMM, samples: Any, d: float, *, centers: Any = None
 ) -> jax.Array:
-    """Eq. 9 of Lu et al. (2023) with the target given by samples (its empirical CDF).
+    """The density information loss with the target given by samples (its empirical CDF).
 
     .. math:: L = \\text{Eq. 9 with } P_T\\{A\\} = \\#\\{j : s_j \\in A\\}/N
 
-    The "discrete statistical estimation" the paper mentions after Eq. 9: usable when only
+    Equation 9 of Lu et al. (2023), as the "discrete statistical estimation" the paper
+    mentions after it: usable when only
     held-out samples of the target are known. Its expectation exceeds the exact DIL by the
     sampling noise of the window counts (about :math:`\\sum_i\\sqrt{2P_i/(\\pi N)}`).
 
@@ -154,7 +166,7 @@ def empirical_density_information_loss(
         gmm: a single 1-D GMM.
         samples: ``(N,)`` or ``(N, 1)`` finite draws from the target.
         d: window half-width, ``> 0``.
-        centers: window centres (default: the mixture's means).
+        centers: ``(n,)`` window centres (default ``None``: the mixture's means).
 
     Example:
         >>> g = GMM.univariate([1.0], [0.0], [1.0])

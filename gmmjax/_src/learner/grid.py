@@ -73,7 +73,7 @@ def basis_spacing(basis: GMM) -> jnp.ndarray:
 
 
 def grid_basis(x: Any, n_components: int | Sequence[int], t: float = 1.0) -> GMM:
-    """The fixed-basis mixture of Lu et al. (2023), §2.1, laid over the data ``x``.
+    """The fixed-basis mixture of Lu, Ding, Wu & Yuan (2023, §2.1), laid over the data ``x``.
 
     For 1-D data with :math:`n` components,
 

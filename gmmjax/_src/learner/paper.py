@@ -100,7 +100,7 @@ def _algorithm2_raw(x: Any, n_components: int, t: float, d: Any) -> tuple[GMM, j
 
 
 def paper_algorithm1(x: Any, n_components: int, t: float, d: float | None = None) -> GMM:
-    """Algorithm 1 of Lu et al. (2023) (§2.4, Eq. 7–8): one pass of interval-mass updates.
+    """Algorithm 1 of Lu, Ding, Wu & Yuan (2023, §2.4): one pass of interval-mass updates.
 
     Starting from :math:`\\pi_m = 1/n` on the grid basis (:func:`gmmjax.grid_basis`), every
     point :math:`x_j` with closest mean :math:`\\mu_i` adds, to every weight,
@@ -109,7 +109,7 @@ def paper_algorithm1(x: Any, n_components: int, t: float, d: float | None = None
         \\pi_m \\mathrel{+}= \\tilde P_m(k_i^{mid})
         - \\tfrac12\\big(\\tilde P_m(k_i^{side+}) + \\tilde P_m(k_i^{side-})\\big),
 
-    with :math:`k^{mid}_i = (\\mu_i - d, \\mu_i + d]`,
+    (equations 7–8 of the paper), with :math:`k^{mid}_i = (\\mu_i - d, \\mu_i + d]`,
     :math:`k^{side+}_i = (\\mu_i + r - d, \\mu_i + r]`,
     :math:`k^{side-}_i = (\\mu_i - r, \\mu_i - r + d]` and
     :math:`\\tilde P_m(k) = \\int_k \\phi_m`. There is no learning rate (Eq. 8). The update
@@ -120,9 +120,10 @@ def paper_algorithm1(x: Any, n_components: int, t: float, d: float | None = None
 
     Args:
         x: ``(N,)`` data.
-        n_components: number of grid components ``n``.
-        t: component width in grid spacings (``sigma = t r``).
-        d: window half-width; default ``sigma / 4`` (the paper's first example).
+        n_components: number of grid components ``n``, an int >= 2.
+        t: component width in grid spacings (``sigma = t r``), > 0.
+        d: window half-width > 0; default ``None``: ``sigma / 4`` (the paper's first
+            example).
 
     Returns:
         The grid basis with the learned weights.
@@ -137,7 +138,7 @@ def paper_algorithm1(x: Any, n_components: int, t: float, d: float | None = None
 
 
 def paper_algorithm2(x: Any, n_components: int, t: float, d: float | None = None) -> GMM:
-    """Algorithm 2 of Lu et al. (2023) (§2.4): only the closest component gains, the others pay.
+    """Algorithm 2 of Lu, Ding, Wu & Yuan (2023, §2.4): the closest component gains, others pay.
 
     With the per-component step :math:`\\widetilde{dL}_i = \\tilde P_i(k_i^{mid})
     - \\tfrac12(\\tilde P_i(k_i^{side+}) + \\tilde P_i(k_i^{side-}))` (line 8; windows as in
@@ -155,7 +156,10 @@ def paper_algorithm2(x: Any, n_components: int, t: float, d: float | None = None
     zero weight, which is the main reason this baseline is coarse.
 
     Args:
-        x, n_components, t, d: as in :func:`paper_algorithm1`.
+        x: ``(N,)`` data.
+        n_components: number of grid components ``n``, an int >= 2.
+        t: component width in grid spacings (``sigma = t r``), > 0.
+        d: window half-width > 0; default ``None``: ``sigma / 4``.
 
     Returns:
         The grid basis with the learned weights (some of them exactly 0).

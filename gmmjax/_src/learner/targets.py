@@ -19,7 +19,16 @@ MIXED = ("normal", "t", "uniform")
 
 
 class RandomTarget:
-    """A random mixture of normal / Student t / uniform components (Lu et al. 2023, §3.1).
+    """A random mixture of normal / Student t / uniform components (Lu, Ding, Wu & Yuan 2023).
+
+    The targets of the paper's §3.1: ``k`` components, locations from U(-10, 10), scales
+    from U(0.5, 2), Dirichlet(1, ..., 1) weights.
+
+    Args:
+        rng: a NumPy ``Generator`` that draws the target.
+        kinds: the component kinds to draw from, a tuple of ``"normal"``, ``"t"`` and
+            ``"uniform"`` (default :data:`MIXED`, all three; :data:`GAUSSIAN`: normal only).
+        k: number of components, an int >= 1 (default 8).
 
     Example:
         >>> target = RandomTarget(np.random.default_rng(0), MIXED)
@@ -47,17 +56,36 @@ class RandomTarget:
                 self.parts.append(stats.uniform(loc - half, 2 * half))
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
-        """Exact CDF (float64)."""
+        """Exact CDF (float64).
+
+        Args:
+            x: points, any shape.
+
+        Returns:
+            The CDF at ``x``, float64, of the shape of ``x``.
+        """
         x = np.asarray(x, dtype=np.float64)
         return sum(w * p.cdf(x) for w, p in zip(self.weights, self.parts, strict=True))
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
-        """Exact density (float64)."""
+        """Exact density (float64).
+
+        Args:
+            x: points, any shape.
+
+        Returns:
+            The density at ``x``, float64, of the shape of ``x``.
+        """
         x = np.asarray(x, dtype=np.float64)
         return sum(w * p.pdf(x) for w, p in zip(self.weights, self.parts, strict=True))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` independent draws, shape ``(n,)``."""
+        """``n`` independent draws, shape ``(n,)``.
+
+        Args:
+            n: number of draws, an int >= 0.
+            rng: a NumPy ``Generator`` for the draws.
+        """
         idx = rng.choice(len(self.weights), size=n, p=self.weights)
         out = np.empty(n)
         for i, p in enumerate(self.parts):

@@ -113,11 +113,13 @@ _exact_compiled = jax.jit(_exact_core, static_argnums=(3, 4))
 def exact_ot(
     a: Any, b: Any, cost_matrix: Any, *, max_iter: int | None = None, method: str = "auto"
 ) -> OTResult:
-    """Exact discrete optimal transport (LP of Chen et al. 2019, eq. 9), certified by its duals.
+    """Exact discrete optimal transport between two weight vectors, certified by its duals.
 
     .. math::
         \\pi^* = \\arg\\min_{\\pi\\in\\Pi(a, b)} \\langle C, \\pi\\rangle, \\qquad
         \\nabla_C = \\pi^*,\\quad \\nabla_a = f - \\bar f,\\quad \\nabla_b = g - \\bar g
+
+    (the linear program of Chen, Georgiou & Tannenbaum 2019, equation 9.)
 
     Both marginals are renormalised to sum 1 before solving, so round-off in the weights is
     harmless. Zero weights are allowed; their duals are the cheapest feasible value
@@ -125,16 +127,16 @@ def exact_ot(
     and ``vmap`` over batches) and under ``grad`` (see the module docstring).
 
     Args:
-        a: ``(n,)`` source weights.
-        b: ``(m,)`` target weights.
-        cost_matrix: ``(n, m)`` costs.
+        a: ``(n,)`` source weights, finite and >= 0 with a positive sum.
+        b: ``(m,)`` target weights, finite and >= 0 with a positive sum.
+        cost_matrix: ``(n, m)`` finite costs (its dtype is the device solver's).
         max_iter: iteration cap: augmenting phases of the device solver (default
             ``20 (n + m) + 100``; every observed problem needs fewer than ``2 (n + m)``) or
-            network simplex pivots on the host (default 100,000); an int >= 1. When it is
-            hit, ``converged`` is False.
+            network simplex pivots on the host (default 100,000); an int >= 1, or ``None``
+            (the default) for those defaults. When it is hit, ``converged`` is False.
         method: ``"device"`` (successive shortest paths in JAX, in the dtype of
             ``cost_matrix``, no host callback), ``"host"`` (POT's network simplex in float64
-            through a callback; needs the ``pot`` extra) or ``"auto"``: the device solver,
+            through a callback; needs the ``pot`` extra) or ``"auto"`` (default): the device solver,
             except on a CPU backend for more than :data:`HOST_ABOVE` cost entries when POT is
             installed.
 
