@@ -6,7 +6,10 @@ component axis are batch axes (a collection of mixtures); ``stack`` builds one.
 
 Covariances are either full, ``(..., K, d, d)``, or diagonal variances, ``(..., K, d)``; the
 kind is read from the ranks (``covs.ndim == means.ndim + 1`` means full), so it is static under
-``jit`` and never stored as a flag that could disagree with the data.
+``jit`` and never stored as a flag that could disagree with the data. A third kind, low rank
+plus isotropic (:math:`\\Sigma_k = F_kF_k^T + s_kI`, :meth:`GMM.low_rank`), is a small pytree
+(:class:`~gmmjax._src.core.low_rank.LowRankCovariance`) in the same field: its kind is the
+pytree structure, just as static.
 
 Validation happens in the constructor. Shapes are always checked (they are static, also under
 ``jit``); values (finite, weights on the simplex, covariances symmetric PSD) are checked when
@@ -33,6 +36,7 @@ from gmmjax._src.core.checks import is_concrete
 from gmmjax._src.core.densities import (
     component_log_densities,
     log_posteriors,
+    low_rank_noise,
     noise_factor,
     scale_noise,
 )
@@ -42,6 +46,7 @@ from gmmjax._src.core.interop import (
     sklearn_estimator,
     sklearn_parameters,
 )
+from gmmjax._src.core.low_rank import LowRankCovariance, check_low_rank, is_low_rank_cov
 from gmmjax._src.core.scalars import sample_shape_tuple
 from gmmjax._src.math.linalg import cholesky_and_inverse
 from gmmjax._src.math.numerics import weighted_logsumexp
@@ -164,7 +169,15 @@ class _Shapes:
     def is_diagonal(self) -> bool:
         """True when the covariances are stored as diagonal variances ``(..., d)``."""
         loc, scale, _ = self._location_and_scale()
-        return scale.ndim == loc.ndim
+        return not is_low_rank_cov(scale) and scale.ndim == loc.ndim
+
+    @property
+    def is_low_rank(self) -> bool:
+        """True when the covariances are low rank plus isotropic, :math:`FF^T + sI`."""
+        return is_low_rank_cov(self._location_and_scale()[1])
+
+    def _kind(self) -> str:
+        return "low_rank" if self.is_low_rank else "diagonal" if self.is_diagonal else "full"
 
 
 @_pytree
@@ -192,6 +205,16 @@ class Gaussian(_Shapes):
     cov: jax.Array
 
     def __init__(self, mean: Any, cov: Any, *, validate: bool = True) -> None:
+        if is_low_rank_cov(cov):
+            mean, factor, noise = _as_float(mean, cov.factors, cov.noise, names=_LOW_RANK_1)
+            if mean.ndim < 1 or mean.shape[-1] < 1:
+                raise ValueError(f"mean must have shape (..., d) with d >= 1; got {mean.shape}")
+            check_low_rank(mean, factor, noise, _LOW_RANK_1, validate)
+            if validate and is_concrete(mean):
+                rules.raise_eagerly("mean", mean, (rules.FINITE,))
+            object.__setattr__(self, "mean", mean)
+            object.__setattr__(self, "cov", LowRankCovariance(factor, noise))
+            return
         mean, cov = _as_float(mean, cov, names=("mean", "cov"))
         if mean.ndim < 1 or mean.shape[-1] < 1:
             raise ValueError(f"mean must have shape (..., d) with d >= 1; got {mean.shape}")
@@ -214,17 +237,50 @@ class Gaussian(_Shapes):
         object.__setattr__(obj, "cov", cov)
         return obj
 
+    @classmethod
+    def low_rank(cls, mean: Any, factor: Any, noise: Any, *, validate: bool = True) -> Gaussian:
+        """A Gaussian with covariance :math:`\\Sigma = FF^T + sI` (probabilistic PCA).
+
+        Tipping and Bishop (1999). Nothing of size ``d x d`` is stored; log densities,
+        overlaps and KL divergences use the Woodbury identity and the matrix determinant
+        lemma (``docs/guide/high_dimension.md``).
+
+        Args:
+            mean: ``(..., d)`` mean vector.
+            factor: ``(..., d, r)`` factor :math:`F`, ``r >= 1``.
+            noise: ``(...)`` isotropic variance :math:`s > 0`.
+            validate: check values eagerly when the arrays are concrete (default True).
+
+        Raises:
+            ValueError: naming the argument, for mismatched shapes, non-finite values or
+                ``noise <= 0``.
+
+        Example:
+            >>> g = Gaussian.low_rank(jnp.zeros(3), jnp.ones((3, 1)), 0.5)
+            >>> g.is_low_rank, g.full_cov()[0].tolist()
+            (True, [1.5, 1.0, 1.0])
+        """
+        mean, factor, noise = _as_float(mean, factor, noise, names=_LOW_RANK_1)
+        return cls(mean, LowRankCovariance(factor, noise), validate=validate)
+
     def _location_and_scale(self) -> tuple[jax.Array, jax.Array, int]:
         return self.mean, self.cov, 1
 
     def full_cov(self) -> jax.Array:
-        """The covariance as a ``(..., d, d)`` matrix (diagonal variances are embedded)."""
+        """The covariance as a ``(..., d, d)`` matrix (diagonal and low-rank ones are formed)."""
+        if self.is_low_rank:
+            return self.cov.dense()
         return _embed_diagonal(self.cov) if self.is_diagonal else self.cov
+
+    def to_dense(self) -> Gaussian:
+        """The same Gaussian with its covariance as a full ``(..., d, d)`` matrix."""
+        return Gaussian._unchecked(self.mean, self.full_cov())
 
     def as_gmm(self) -> GMM:
         """This Gaussian as a one-component mixture."""
         w = jnp.ones((*self.batch_shape, 1), self.mean.dtype)
-        cov = jnp.expand_dims(self.cov, self.mean.ndim - 1)
+        axis = self.mean.ndim - 1
+        cov = jax.tree_util.tree_map(lambda c: jnp.expand_dims(c, axis), self.cov)
         return GMM._unchecked(w, self.mean[..., None, :], cov)
 
     def log_prob(self, x: Any) -> jax.Array:
@@ -268,7 +324,7 @@ class Gaussian(_Shapes):
         x = _points(x, self.dim, self.mean.dtype)
         if self.is_diagonal:
             return (x - self.mean) / jnp.sqrt(self.cov)
-        _, inverse = cholesky_and_inverse(self.cov)
+        _, inverse = cholesky_and_inverse(self.full_cov())  # low rank: forms d x d
         return (x - self.mean) @ inverse.T
 
     def from_z(self, z: Any) -> jax.Array:
@@ -286,15 +342,18 @@ class Gaussian(_Shapes):
         z = _points(z, self.dim, self.mean.dtype)
         if self.is_diagonal:
             return self.mean + z * jnp.sqrt(self.cov)
-        factor, _ = cholesky_and_inverse(self.cov)
+        factor, _ = cholesky_and_inverse(self.full_cov())
         return self.mean + z @ factor.T
 
     def __repr__(self) -> str:
-        kind = "diagonal" if self.is_diagonal else "full"
         return (
-            f"Gaussian(dim={self.dim}, cov={kind}, batch_shape={self.batch_shape}, "
+            f"Gaussian(dim={self.dim}, cov={self._kind()}, batch_shape={self.batch_shape}, "
             f"dtype={self.mean.dtype})"
         )
+
+
+_LOW_RANK_1 = ("mean", "factor", "noise")
+_LOW_RANK_K = ("means", "factors", "noise")
 
 
 def _points(x: Any, dim: int, dtype: Any) -> jax.Array:
@@ -350,7 +409,15 @@ class GMM(_Shapes):
         normalize: bool = False,
         validate: bool = True,
     ) -> None:
-        weights, means, covs = _as_float(weights, means, covs, names=("weights", "means", "covs"))
+        low_rank = is_low_rank_cov(covs)
+        if low_rank:
+            weights, means, factors, noise = _as_float(
+                weights, means, covs.factors, covs.noise, names=("weights", *_LOW_RANK_K)
+            )
+            covs = LowRankCovariance(factors, noise)
+        else:
+            names = ("weights", "means", "covs")
+            weights, means, covs = _as_float(weights, means, covs, names=names)
         if means.ndim < 2:
             raise ValueError(f"means must have shape (..., K, d); got {means.shape}")
         k, d = means.shape[-2:]
@@ -361,7 +428,9 @@ class GMM(_Shapes):
                 f"weights must have shape {means.shape[:-1]} to match means {means.shape}; "
                 f"got {weights.shape}"
             )
-        if covs.shape not in (means.shape, (*means.shape, d)):
+        if low_rank:
+            check_low_rank(means, covs.factors, covs.noise, _LOW_RANK_K, validate)
+        elif covs.shape not in (means.shape, (*means.shape, d)):
             raise ValueError(
                 f"covs must have shape {(*means.shape, d)} (full) or {means.shape} (diagonal) "
                 f"to match means {means.shape}; got {covs.shape}"
@@ -369,7 +438,8 @@ class GMM(_Shapes):
         if validate and is_concrete(weights, means, covs):
             _check_weights(weights, normalize)
             rules.raise_eagerly("means", means, (rules.FINITE,))
-            _check_covs(covs, diagonal=covs.ndim == means.ndim)
+            if not low_rank:
+                _check_covs(covs, diagonal=covs.ndim == means.ndim)
         if normalize:
             # Scaled by a power of two first (exact), so that the largest weight lies in
             # [0.5, 1): the sum cannot overflow and the division stays in the normal range.
@@ -407,6 +477,40 @@ class GMM(_Shapes):
             weights, means, variances, names=("weights", "means", "variances")
         )
         return cls(weights, means[..., None], variances[..., None], **kwargs)
+
+    @classmethod
+    def low_rank(cls, weights: Any, means: Any, factors: Any, noise: Any, **kwargs: Any) -> GMM:
+        """A mixture with low-rank-plus-isotropic covariances :math:`\\Sigma_k = F_kF_k^T + s_kI`.
+
+        The covariances of a mixture of probabilistic PCA models (Tipping and Bishop 1999):
+        ``d r + 1`` numbers per component instead of ``d (d + 1) / 2``. The log densities,
+        overlaps (L2, Cauchy–Schwarz) and KL divergences never form a ``d x d`` matrix: they
+        use the Woodbury identity and the matrix determinant lemma, :math:`O(d r^2 + r^3)`
+        per component pair (``docs/guide/high_dimension.md`` lists which functions take this
+        structure and which convert it to dense matrices first).
+
+        Args:
+            weights: ``(..., K)`` mixture weights, as for :class:`GMM`.
+            means: ``(..., K, d)`` component means.
+            factors: ``(..., K, d, r)`` factors :math:`F_k`, ``r >= 1`` (rank-deficient
+                factors are fine).
+            noise: ``(..., K)`` isotropic variances :math:`s_k > 0`.
+            **kwargs: ``normalize`` and ``validate``, as for :class:`GMM`.
+
+        Raises:
+            ValueError: naming the argument, for mismatched shapes, non-finite values,
+                ``noise <= 0``, or weights that :class:`GMM` refuses.
+
+        Example:
+            >>> w, m = jnp.ones(2) / 2, jnp.zeros((2, 5))
+            >>> p = GMM.low_rank(w, m, jnp.ones((2, 5, 1)), jnp.ones(2))
+            >>> p.is_low_rank, p.covs.rank, p.full_covs().shape
+            (True, 1, (2, 5, 5))
+        """
+        weights, means, factors, noise = _as_float(
+            weights, means, factors, noise, names=("weights", *_LOW_RANK_K)
+        )
+        return cls(weights, means, LowRankCovariance(factors, noise), **kwargs)
 
     @classmethod
     def from_logits(cls, logits: Any, means: Any, covs: Any, **kwargs: Any) -> GMM:
@@ -489,7 +593,8 @@ class GMM(_Shapes):
         The estimator is ready for ``score_samples``, ``predict_proba`` and ``sample``.
         """
         self._require_single("to_sklearn")
-        return sklearn_estimator(self.weights, self.means, self.covs)
+        covs = self.full_covs() if self.is_low_rank else self.covs
+        return sklearn_estimator(self.weights, self.means, covs)
 
     # ----------------------------------------------------------------- structure
     @property
@@ -506,8 +611,14 @@ class GMM(_Shapes):
         return self.means.dtype
 
     def full_covs(self) -> jax.Array:
-        """Covariances as ``(..., K, d, d)`` matrices (diagonal variances are embedded)."""
+        """Covariances as ``(..., K, d, d)`` matrices (diagonal and low-rank ones are formed)."""
+        if self.is_low_rank:
+            return self.covs.dense()
         return _embed_diagonal(self.covs) if self.is_diagonal else self.covs
+
+    def to_dense(self) -> GMM:
+        """The same mixture with full ``(..., K, d, d)`` covariance matrices."""
+        return GMM._unchecked(self.weights, self.means, self.full_covs())
 
     def component(self, k: int) -> Gaussian:
         """Component ``k`` as a :class:`Gaussian` (batch axes kept).
@@ -515,14 +626,17 @@ class GMM(_Shapes):
         Args:
             k: component index, an int in ``[-K, K)``.
         """
-        cov = self.covs[..., k, :] if self.is_diagonal else self.covs[..., k, :, :]
+        if self.is_low_rank:
+            cov = LowRankCovariance(self.covs.factors[..., k, :, :], self.covs.noise[..., k])
+        else:
+            cov = self.covs[..., k, :] if self.is_diagonal else self.covs[..., k, :, :]
         return Gaussian._unchecked(self.means[..., k, :], cov)
 
     def __getitem__(self, index: Any) -> GMM:
         """Index the batch axes: ``gmms[i]`` is the ``i``-th mixture of a stacked collection."""
         if not self.batch_shape:
             raise IndexError("a single GMM has no batch axis to index; use .component(k)")
-        return GMM._unchecked(self.weights[index], self.means[index], self.covs[index])
+        return jax.tree_util.tree_map(lambda leaf: leaf[index], self)
 
     def __len__(self) -> int:
         if not self.batch_shape:
@@ -530,9 +644,8 @@ class GMM(_Shapes):
         return self.batch_shape[0]
 
     def __repr__(self) -> str:
-        kind = "diagonal" if self.is_diagonal else "full"
         return (
-            f"GMM(n_components={self.n_components}, dim={self.dim}, covs={kind}, "
+            f"GMM(n_components={self.n_components}, dim={self.dim}, covs={self._kind()}, "
             f"batch_shape={self.batch_shape}, dtype={self.dtype})"
         )
 
@@ -612,7 +725,7 @@ class GMM(_Shapes):
         return jnp.einsum("...k,...kd->...d", self.weights, self.means)
 
     def covariance(self) -> jax.Array:
-        """Mixture covariance, ``(..., d, d)``.
+        """Mixture covariance, ``(..., d, d)`` (a dense matrix for every kind of covariance).
 
         .. math:: \\sum_k w_k(\\Sigma_k + \\mu_k\\mu_k^T) - m m^T
         """
@@ -633,6 +746,11 @@ class GMM(_Shapes):
             n: draws per component, an int >= 0.
         """
         self._require_single("component_sample")
+        if self.is_low_rank:
+            shape = (self.n_components, n, self.dim + self.covs.rank)
+            eps = jax.random.normal(key, shape, self.dtype)
+            covs = jax.tree_util.tree_map(lambda c: c[:, None], self.covs)
+            return self.means[:, None, :] + low_rank_noise(covs.factors, covs.noise, eps)
         eps = jax.random.normal(key, (self.n_components, n, self.dim), self.dtype)
         factor = noise_factor(self.covs, self.is_diagonal)[:, None]
         return self.means[:, None, :] + scale_noise(factor, eps, self.is_diagonal)
@@ -691,5 +809,8 @@ def _log_responsibilities(g: GMM, x: jax.Array) -> jax.Array:
 def _sample(g: GMM, key: jax.Array, n: int) -> jax.Array:
     k_idx, k_eps = jax.random.split(key)
     idx = jax.random.choice(k_idx, g.n_components, (n,), p=g.weights)
+    if g.is_low_rank:
+        eps = jax.random.normal(k_eps, (n, g.dim + g.covs.rank), g.dtype)
+        return g.means[idx] + low_rank_noise(g.covs.factors[idx], g.covs.noise[idx], eps)
     eps = jax.random.normal(k_eps, (n, g.dim), g.dtype)
     return g.means[idx] + scale_noise(noise_factor(g.covs, g.is_diagonal)[idx], eps, g.is_diagonal)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from gmmjax._src.core.arguments import as_gmm
+from gmmjax._src.core.low_rank import LowRankCovariance
 from gmmjax._src.core.mixture import GMM, float_dtype
 
 __all__ = ["pad_batch", "single_gmms", "stack"]
@@ -43,7 +44,10 @@ def stack(gmms: Sequence[GMM], n_components: int | None = None) -> GMM:
     Shorter mixtures are padded up to ``n_components`` (default: the largest count) with
     copies of their own first component carrying weight 0, so every distance gives the same
     value as on the unpadded mixture and the padded parameters stay finite. If the inputs mix
-    diagonal and full covariances, all become full.
+    diagonal and full covariances, all become full. Low-rank mixtures (:meth:`GMM.low_rank
+    <gmmjax.GMM.low_rank>`) stay low rank when all inputs are, their factors padded with zero
+    columns to the largest rank (the covariances are unchanged); mixed with other kinds they
+    become full.
 
     Args:
         gmms: a non-empty sequence of unbatched GMMs of one dimension.
@@ -65,6 +69,8 @@ def stack(gmms: Sequence[GMM], n_components: int | None = None) -> GMM:
         raise ValueError(f"n_components={k} is smaller than the largest mixture ({longest})")
     diagonal = all(g.is_diagonal for g in gmms)
     dtype = float_dtype(*[g.means for g in gmms])
+    if all(g.is_low_rank for g in gmms):
+        return _stack_low_rank(gmms, k, dtype)
 
     def padded(g: GMM) -> tuple[jax.Array, jax.Array, jax.Array]:
         covs = g.covs if diagonal else g.full_covs()
@@ -76,6 +82,26 @@ def stack(gmms: Sequence[GMM], n_components: int | None = None) -> GMM:
 
     parts = [padded(g) for g in gmms]
     return GMM._unchecked(*(jnp.stack(leaf) for leaf in zip(*parts, strict=True)))
+
+
+def _stack_low_rank(gmms: list[GMM], k: int, dtype: Any) -> GMM:
+    """:func:`stack` for low-rank mixtures: zero factor columns up to the largest rank."""
+    rank = max(g.covs.rank for g in gmms)
+
+    def padded(g: GMM) -> GMM:
+        f = g.covs.factors
+        f = jnp.concatenate([f, jnp.zeros((*f.shape[:-1], rank - f.shape[-1]), f.dtype)], -1)
+        g = GMM._unchecked(g.weights, g.means, LowRankCovariance(f, g.covs.noise))
+        extra = k - g.n_components
+        w = jnp.concatenate([g.weights, jnp.zeros(extra, g.weights.dtype)])
+
+        def grow(leaf: jax.Array) -> jax.Array:
+            return jnp.concatenate([leaf, jnp.repeat(leaf[:1], extra, axis=0)]).astype(dtype)
+
+        rest = jax.tree_util.tree_map(grow, (g.means, g.covs))
+        return GMM._unchecked(w.astype(dtype), *rest)
+
+    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *map(padded, gmms))
 
 
 def pad_batch(g: GMM, size: int) -> GMM:

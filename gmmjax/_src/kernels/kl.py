@@ -14,10 +14,14 @@ component pairs each component is factored once and the pairs only multiply.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
+from gmmjax._src.core.low_rank import is_low_rank_cov
 from gmmjax._src.core.mixture import GMM, Gaussian
+from gmmjax._src.kernels.low_rank import low_rank_entropy, low_rank_kl, low_rank_kl_matrix
 from gmmjax._src.math.linalg import cholesky_and_inverse
 from gmmjax._src.math.numerics import LOG_2PI
 
@@ -88,13 +92,24 @@ def _excess(x: jax.Array) -> jax.Array:
 
 def gaussian_kl(g0: Gaussian, g1: Gaussian) -> jax.Array:
     """:math:`D_{KL}(g_0\\|g_1)` between two single Gaussians (closed form above)."""
+    if g0.is_low_rank or g1.is_low_rank:
+        return _low_rank_dispatch(g0, g1, low_rank_kl, gaussian_kl)
     f0, _ = _factor(g0.cov, g0.is_diagonal)
     f1 = _factor(g1.cov, g1.is_diagonal)
     return _kl_from_factors(g0.mean, f0, g1.mean, f1, g0.is_diagonal, g1.is_diagonal)
 
 
+def _low_rank_dispatch(a: Any, b: Any, kernel: Any, dense: Any) -> jax.Array:
+    """Both low rank: the Woodbury ``kernel``; one of them: the ``dense`` one on full matrices."""
+    if a.is_low_rank and b.is_low_rank:
+        return kernel(*a._location_and_scale()[:2], *b._location_and_scale()[:2])
+    return dense(*(g.to_dense() if g.is_low_rank else g for g in (a, b)))
+
+
 def entropy(covs: jax.Array, diagonal: bool) -> jax.Array:
     """Differential entropies :math:`\\tfrac12(\\log\\det\\Sigma + d(1 + \\log 2\\pi))`."""
+    if is_low_rank_cov(covs):
+        return low_rank_entropy(covs)
     d = covs.shape[-1]
     factor, _ = _factor(covs, diagonal)
     logdet = _logdet(factor, diagonal)
@@ -106,6 +121,8 @@ def component_kl_matrix(p: GMM, q: GMM) -> jax.Array:
 
     Each component is factored once; the pairs only do triangular solves.
     """
+    if p.is_low_rank or q.is_low_rank:
+        return _low_rank_dispatch(p, q, low_rank_kl_matrix, component_kl_matrix)
     fp, _ = _factor(p.covs, p.is_diagonal)
     fq = _factor(q.covs, q.is_diagonal)
 

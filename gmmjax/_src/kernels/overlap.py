@@ -12,7 +12,9 @@ with :math:`S_{ij} = \\Sigma_i + \\Lambda_j` and :math:`r_{ij} = \\mu_i - \\eta_
 The sum :math:`S_{ij}` does not factor through the components, so each *pair* needs a
 factorisation: diagonal covariances elementwise (:math:`O(d)`, no matrices), full ones by the
 :math:`LDL^T` unrolled across pairs for ``d <= UNROLL_MAX_DIM``
-(:mod:`gmmjax._src.math.ldl`), and by a Cholesky factor above.
+(:mod:`gmmjax._src.math.ldl`), and by a Cholesky factor above; low-rank-plus-isotropic ones
+by the Woodbury identity (:mod:`gmmjax._src.kernels.low_rank`; against a full or diagonal
+side they are formed as dense matrices).
 
 Reference scale. The entries are computed for the space rescaled by :math:`2^{-k}`, with
 :math:`4^k` near the geometric-mean variance: dividing covariances by :math:`4^k` and mean
@@ -28,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gmmjax._src.core.mixture import GMM
+from gmmjax._src.kernels.low_rank import low_rank_scaled_log_overlap
 from gmmjax._src.math.ldl import UNROLL_MAX_DIM, log_normal_of_sum
 from gmmjax._src.math.linalg import logdet_and_mahalanobis
 from gmmjax._src.math.numerics import LOG_2PI, weighted_logsumexp
@@ -43,6 +46,8 @@ __all__ = [
 
 
 def _variances(g: GMM) -> jax.Array:
+    if g.is_low_rank:
+        return g.covs.variances()
     return g.covs if g.is_diagonal else jnp.diagonal(g.covs, axis1=-2, axis2=-1)
 
 
@@ -78,6 +83,10 @@ def _rescaled(g: GMM, k: jax.Array, full: bool) -> tuple[jax.Array, jax.Array]:
     diagonal ones embedded).
     """
     one = jnp.ones((), g.dtype)
+    if g.is_low_rank:  # F / 2**k and s / 4**k
+        return g.means * jnp.ldexp(one, -k), g.covs.scaled(
+            jnp.ldexp(one, -k), jnp.ldexp(one, -2 * k)
+        )
     means, covs = g.means * jnp.ldexp(one, -k), g.covs * jnp.ldexp(one, -2 * k)
     diagonal = g.is_diagonal or g.dim == 1
     if g.dim == 1:
@@ -100,6 +109,10 @@ def scaled_log_overlap(p: GMM, q: GMM, k: jax.Array, unroll_max_dim: int = UNROL
     Returns:
         ``-(r^T S^{-1} r + log det S) / 2`` in the rescaled space.
     """
+    if p.is_low_rank and q.is_low_rank:  # Woodbury, no d x d matrix
+        return low_rank_scaled_log_overlap(*_rescaled(p, k, False), *_rescaled(q, k, False))
+    if p.is_low_rank or q.is_low_rank:  # against a full or diagonal side: dense
+        p, q = (g.to_dense() if g.is_low_rank else g for g in (p, q))
     full = not ((p.is_diagonal or p.dim == 1) and (q.is_diagonal or q.dim == 1))
     (pm, pc), (qm, qc) = _rescaled(p, k, full), _rescaled(q, k, full)
     if not full:
