@@ -149,7 +149,7 @@ def test_covariance_floor_keeps_duplicate_points_finite():
         ({"max_iter": 0}, ValueError, r"max_iter must be an int >= 1"),
         ({"tol": 0.0}, ValueError, r"tol must be > 0"),
         ({"reg_covar": -1.0}, ValueError, r"reg_covar must be >= 0"),
-        ({"init": "kmeans"}, ValueError, r"unknown init 'kmeans'"),
+        ({"init": "k-means"}, ValueError, r"unknown init 'k-means'"),
         ({"init": 3}, TypeError, r"init must be a string"),
         ({"key": None}, ValueError, r"needs a PRNG key"),
     ],
