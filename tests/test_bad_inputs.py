@@ -789,3 +789,69 @@ def test_every_case_is_in_the_docs_table():
     table = (Path(__file__).parents[1] / "docs" / "bad_inputs.md").read_text()
     for what, *_ in CASES + TRANSPORT_CASES:
         assert f"| {what} |" in table, what
+
+
+# --- low-rank-plus-isotropic covariances (GMM.low_rank, Gaussian.low_rank).
+_LW, _LM = np.array([0.5, 0.5]), np.zeros((2, 3))
+_LF, _LS = np.ones((2, 3, 1)), np.ones(2)
+
+LOW_RANK_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    (
+        "low-rank factors of wrong shape",
+        lambda: gj.GMM.low_rank(_LW, _LM, np.ones((2, 4, 1)), _LS),
+        ValueError,
+        r"factors must have shape \(2, 3, 'r'\) to match means \(2, 3\); got \(2, 4, 1\)",
+    ),
+    (
+        "low-rank factors without columns",
+        lambda: gj.GMM.low_rank(_LW, _LM, np.ones((2, 3, 0)), _LS),
+        ValueError,
+        r"factors needs r >= 1 columns",
+    ),
+    (
+        "low-rank factors NaN",
+        lambda: gj.GMM.low_rank(_LW, _LM, np.full((2, 3, 1), np.nan), _LS),
+        ValueError,
+        r"factors must be finite; factors\[\(0, 0, 0\)\] = nan",
+    ),
+    (
+        "low-rank noise zero",
+        lambda: gj.GMM.low_rank(_LW, _LM, _LF, np.array([1.0, 0.0])),
+        ValueError,
+        r"noise must be > 0; noise\[\(1,\)\] = 0",
+    ),
+    (
+        "low-rank noise of wrong shape",
+        lambda: gj.GMM.low_rank(_LW, _LM, _LF, np.ones(3)),
+        ValueError,
+        r"noise must have shape \(2,\) \(one variance per component\)",
+    ),
+    (
+        "Gaussian low-rank noise negative",
+        lambda: gj.Gaussian.low_rank(np.zeros(3), np.ones((3, 1)), -1.0),
+        ValueError,
+        r"noise must be > 0; noise = -1",
+    ),
+    (
+        "low-rank mixture in a transport distance",
+        lambda: gj.mw2_distance(*[gj.GMM.low_rank(_LW, _LM, _LF, _LS)] * 2),
+        TypeError,
+        r"does not take low-rank covariances.*to_dense\(\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "call", "exc", "pattern"), LOW_RANK_CASES, ids=[c[0] for c in LOW_RANK_CASES]
+)
+def test_low_rank_bad_input(what, call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+def test_every_low_rank_case_is_in_the_docs_table():
+    from pathlib import Path
+
+    table = (Path(__file__).parents[1] / "docs" / "bad_inputs.md").read_text()
+    for what, *_ in LOW_RANK_CASES:
+        assert f"| {what} |" in table, what
