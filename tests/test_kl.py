@@ -56,6 +56,101 @@ def test_kl_gaussian_matches_numpy(rng, diag0, diag1):
     np.testing.assert_allclose(got, numpy_kl(m0, c0, m1, c1), rtol=tol(1e-10, 1e-4))
 
 
+# Variance ratios r = Sigma_0 / Sigma_1 (in scale): the contract's range in each precision.
+RATIOS = np.array(
+    [1e-16, 1e-12, 1e-8, 1e-4, 0.25, 4.0, 1e4, 1e8, 1e12, 1e16]
+    if DTYPE == jnp.float64
+    else [1e-12, 1e-8, 1e-4, 0.25, 4.0, 1e4, 1e8, 1e12]
+)
+
+
+def _scaled_pair(rng, d: int = 2):
+    """Two unit-scale SPD shapes ``B0``, ``B1`` and the KL terms that do not scale."""
+    b0, b1 = random_spd(rng, d, 10.0), random_spd(rng, d, 10.0)
+    trace = np.trace(np.linalg.solve(b1, b0))
+    logdets = np.linalg.slogdet(b1)[1] - np.linalg.slogdet(b0)[1]
+    return b0, b1, trace, logdets
+
+
+@pytest.mark.parametrize("kind", ["full", "diag", "diag-full"])
+def test_kl_gaussian_at_extreme_scale_ratios(rng, kind):
+    """KL(N(0, r B0) || N(0, B1)) = (r tr(B1^-1 B0) - d - d log r + log|B1| - log|B0|) / 2.
+
+    The scale factors out exactly, so the reference is exact at any ``r``; before,
+    ``x - 1 - log x`` was evaluated as ``u - log1p(u)``, ``u = x - 1``, which loses ``log x``
+    where ``x`` is below ``eps`` (``KL(N(0, 1e-8 I) || N(0, 1e8 I))`` was 35.737, not 35.841).
+    """
+    d = 2
+    if kind == "full":
+        b0, b1, trace, logdets = _scaled_pair(rng, d)
+    else:
+        b0, b1 = rng.uniform(0.5, 2.0, d), rng.uniform(0.5, 2.0, d)
+        trace, logdets = np.sum(b0 / b1), np.sum(np.log(b1) - np.log(b0))
+        b1 = np.diag(b1) if kind == "diag-full" else b1
+    # Powers of two near r, so the scaled inputs are exact in both precisions.
+    r = np.ldexp(1.0, np.round(np.log2(RATIOS)).astype(int))
+    want = 0.5 * (r * trace - d - d * np.log(r) + logdets)
+    c0 = r[:, None] * b0.reshape(1, -1)
+    g0 = gj.Gaussian(jnp.zeros((len(r), d), DTYPE), jnp.asarray(c0.reshape(-1, *b0.shape), DTYPE))
+    g1 = gauss(np.zeros(d), b1)
+    got = np.asarray(gj.kl_gaussian(g0, g1), np.float64)
+    np.testing.assert_allclose(got, want, rtol=tol(1e-10, 1e-4))
+
+
+def test_kl_of_tiny_variances_matches_the_closed_form():
+    """The issue's cases: finite and exact in both precisions (float32 gave inf)."""
+    tiny = gj.GMM.univariate(jnp.ones(1, DTYPE), jnp.zeros(1, DTYPE), jnp.full(1, 1e-8, DTYPE))
+    unit = gj.GMM.univariate(jnp.ones(1, DTYPE), jnp.zeros(1, DTYPE), jnp.ones(1, DTYPE))
+    want = 0.5 * (float(DTYPE(1e-8)) - 1.0 - np.log(float(DTYPE(1e-8))))
+    assert float(gj.kl_divergence(tiny, unit)) == pytest.approx(want, rel=tol(1e-12, 1e-6))
+    g0, g1 = gauss(np.zeros(2), 1e-8 * np.eye(2)), gauss(np.zeros(2), 1e8 * np.eye(2))
+    want = 1e-16 - 1.0 + np.log(1e16)  # 35.8413614879...
+    assert float(gj.kl_gaussian(g0, g1)) == pytest.approx(want, rel=tol(1e-12, 1e-6))
+
+
+def _plain_kl_2d(m0, c0, m1, c1):
+    """The textbook closed form with the 2 x 2 inverse and determinants written out."""
+    det0 = c0[0, 0] * c0[1, 1] - c0[0, 1] * c0[1, 0]
+    det1 = c1[0, 0] * c1[1, 1] - c1[0, 1] * c1[1, 0]
+    inv1 = jnp.array([[c1[1, 1], -c1[0, 1]], [-c1[1, 0], c1[0, 0]]]) / det1
+    diff = m1 - m0
+    return 0.5 * (jnp.trace(inv1 @ c0) + diff @ inv1 @ diff - 2 + jnp.log(det1) - jnp.log(det0))
+
+
+@pytest.mark.parametrize("ratio", [1e-3, 0.3, 0.9, 3.0])
+def test_kl_gaussian_gradient_matches_the_plain_formula(rng, ratio):
+    """Both branches of ``x - 1 - log x`` give the textbook gradient at moderate values."""
+    b0, b1, _, _ = _scaled_pair(rng)
+    args = tuple(
+        jnp.asarray(x, DTYPE) for x in (rng.standard_normal(2), ratio * b0, np.zeros(2), b1)
+    )
+
+    def ours(m0, c0, m1, c1):
+        return gj.kl_gaussian(gj.Gaussian._unchecked(m0, c0), gj.Gaussian._unchecked(m1, c1))
+
+    grads = jax.grad(ours, argnums=(0, 1, 2, 3))(*args)
+    plain = jax.grad(_plain_kl_2d, argnums=(0, 1, 2, 3))(*args)
+    for got, want in zip(grads, plain, strict=True):
+        # Both are gradients of a symmetric input: compare the symmetrised parts.
+        if got.ndim == 2:
+            got, want = 0.5 * (got + got.T), 0.5 * (want + want.T)
+        np.testing.assert_allclose(got, want, rtol=tol(1e-9, 2e-3), atol=tol(1e-12, 1e-5))
+
+
+def test_kl_gaussian_gradient_is_finite_at_extreme_ratios():
+    d, r = 2, float(RATIOS[0])
+    grads = jax.grad(
+        lambda c0, c1: gj.kl_gaussian(
+            gj.Gaussian._unchecked(jnp.zeros(d, DTYPE), c0),
+            gj.Gaussian._unchecked(jnp.zeros(d, DTYPE), c1),
+        ),
+        argnums=(0, 1),
+    )(jnp.asarray(r * np.eye(d), DTYPE), jnp.eye(d, dtype=DTYPE))
+    # d/dSigma_0 = (Sigma_1^-1 - Sigma_0^-1) / 2 on the diagonal: -1 / (2 r), and (1 - r) / 2.
+    np.testing.assert_allclose(np.diag(grads[0]), -0.5 / r + 0.5, rtol=tol(1e-12, 1e-6))
+    np.testing.assert_allclose(np.diag(grads[1]), 0.5 * (1 - r), rtol=tol(1e-12, 1e-6))
+
+
 def test_kl_gaussian_seed002_eq4_and_eq5(rng):
     """Eq. 4 (diagonal) and eq. 5 (VAE: q = N(mu, sigma^2), p = N(0, I)) written out."""
     d = 6

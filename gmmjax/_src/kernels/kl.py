@@ -36,9 +36,13 @@ def _factor(cov: jax.Array, diagonal: bool) -> tuple[jax.Array, jax.Array]:
     return cholesky_and_inverse(cov)
 
 
+def _log_diagonal(factor: jax.Array, diagonal: bool) -> jax.Array:
+    """Logarithms of the diagonal of a Cholesky factor (or of the standard deviations)."""
+    return jnp.log(factor if diagonal else jnp.diagonal(factor, axis1=-2, axis2=-1))
+
+
 def _logdet(factor: jax.Array, diagonal: bool) -> jax.Array:
-    diag = factor if diagonal else jnp.diagonal(factor, axis1=-2, axis2=-1)
-    return 2.0 * jnp.sum(jnp.log(diag), axis=-1)
+    return 2.0 * jnp.sum(_log_diagonal(factor, diagonal), axis=-1)
 
 
 def _kl_from_factors(
@@ -49,26 +53,29 @@ def _kl_from_factors(
     diag0: bool,
     diag1: bool,
 ) -> jax.Array:
-    """KL between two single Gaussians given ``F_0`` and ``(F_1, F_1^{-1})`` (``Sigma = FF^T``).
+    r"""KL between two single Gaussians given ``F_0`` and ``(F_1, F_1^{-1})`` (``Sigma = FF^T``).
 
-    With the lower-triangular :math:`A = F_1^{-1} F_0` (diagonal :math:`a_i`) and
-    :math:`z = F_1^{-1}(\\mu_1 - \\mu_0)`, the closed form (jojonki 2018, eq. 4) is written
-    as a sum of non-negative terms,
+    With the lower-triangular :math:`A = F_1^{-1} F_0` (diagonal
+    :math:`a_i = (F_0)_{ii} / (F_1)_{ii}`) and :math:`z = F_1^{-1}(\mu_1 - \mu_0)`, the closed
+    form (jojonki 2018, eq. 4) is written as a sum of non-negative terms,
 
     .. math::
-        D_{KL} = \\tfrac12\\Big(\\sum_i \\big(a_i^2 - 1 - \\log a_i^2\\big)
-            + \\sum_{i>j} A_{ij}^2 + \\|z\\|^2\\Big),
+        D_{KL} = \tfrac12\Big(\sum_i \big(a_i^2 - 1 - \log a_i^2\big)
+            + \sum_{i>j} A_{ij}^2 + \|z\|^2\Big),
 
-    since :math:`\\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0) = \\|A\\|_F^2` and
-    :math:`\\log\\det\\Sigma_1 - \\log\\det\\Sigma_0 = -\\sum_i\\log a_i^2`. Each term is computed
-    without cancellation (``u - log1p(u)``), so the value is never negative and is accurate
-    near :math:`D_{KL} = 0`, where the textbook form loses everything to round-off.
+    since :math:`\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) = \|A\|_F^2` and
+    :math:`\log\det\Sigma_1 - \log\det\Sigma_0 = -\sum_i\log a_i^2`. Each term is computed
+    without cancellation (:func:`_excess`, with :math:`\log a_i^2` taken as a difference of the
+    factors' log-diagonals, never as ``log`` of a rounded ratio), so the value is never
+    negative, is accurate near :math:`D_{KL} = 0`, where the textbook form loses everything to
+    round-off, and at any ratio of scales the dtype can hold (``a_i^2`` may underflow to 0).
     """
     f1, f1_inv = f1
     diff = m1 - m0
+    log_a2 = 2.0 * (_log_diagonal(f0, diag0) - _log_diagonal(f1, diag1))
     if diag0 and diag1:
         a = f0 / f1
-        return 0.5 * jnp.sum(_excess(a**2) + (diff / f1) ** 2)
+        return 0.5 * jnp.sum(_excess(a**2, log_a2) + (diff / f1) ** 2)
     l0 = jnp.diag(f0) if diag0 else f0
     if diag1:
         a = l0 / f1[:, None]
@@ -78,16 +85,27 @@ def _kl_from_factors(
         z = f1_inv @ diff
     below = jnp.tril(a, -1)
     diagonal = jnp.diagonal(a)
-    return 0.5 * (jnp.sum(_excess(diagonal**2)) + jnp.sum(below**2) + jnp.sum(z**2))
+    return 0.5 * (jnp.sum(_excess(diagonal**2, log_a2)) + jnp.sum(below**2) + jnp.sum(z**2))
 
 
-def _excess(x: jax.Array) -> jax.Array:
-    r""":math:`x - 1 - \log x \ge 0` for :math:`x > 0`, as ``u - log1p(u)`` with ``u = x - 1``.
+def _excess(x: jax.Array, log_x: jax.Array) -> jax.Array:
+    r""":math:`x - 1 - \log x \ge 0` for :math:`x > 0`, given ``x`` and ``log_x``.
 
-    ``log1p`` is correctly rounded and below ``u``, so the difference is never negative.
+    .. math::
+        x - 1 - \log x = \begin{cases} u - \operatorname{log1p}(u),\ u = x - 1
+            & \tfrac12 < x < 2 \\ x - 1 - \log x & \text{otherwise} \end{cases}
+
+    Near 1, ``x - 1`` is exact (Sterbenz) and ``log1p`` is correctly rounded and below ``u``,
+    so the difference is never negative. Away from 1 the value is at least
+    :math:`\log 2 - \tfrac12` and the direct form loses at most a few ulps; it keeps
+    :math:`\log x` where ``x - 1`` rounds to ``-1`` (``x`` below ``eps / 2``: the first form
+    would give ``log1p(-1) = -inf`` or lose :math:`\log x` entirely). Both branches are
+    evaluated at safe arguments, so the gradient is finite on either side.
     """
-    u = x - 1.0
-    return u - jnp.log1p(u)
+    near = (x > 0.5) & (x < 2.0)
+    u = jnp.where(near, x - 1.0, 0.0)
+    far = jnp.where(near, 1.0, x) - 1.0 - jnp.where(near, 0.0, log_x)
+    return jnp.where(near, u - jnp.log1p(u), far)
 
 
 def gaussian_kl(g0: Gaussian, g1: Gaussian) -> jax.Array:
