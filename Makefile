@@ -9,6 +9,12 @@ STAMP   := $(VENV)/.gmmjax-installed
 # linear-algebra calls (jaxlib 0.10.x); gmmjax sets this itself too, it is repeated here
 # so that every process the Makefile starts is covered.
 export XLA_FLAGS ?= --xla_cpu_enable_concurrency_optimized_scheduler=false
+# NumPy's OpenBLAS starts one spinning thread per core in every process; with several test
+# workers (and XLA's own threads) on two cores they fight over the CPU, and a loop of small
+# float64 reference solves at d = 128 took 9.2 s instead of 0.12 s. The suite and the
+# notebooks it runs use one BLAS thread per process.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: demo test lint docs install clean check-install
 

@@ -12,6 +12,10 @@ import os
 
 # Before JAX starts a backend: avoid the CPU scheduler deadlock (gmmjax also sets this).
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_enable_concurrency_optimized_scheduler=false")
+# One OpenBLAS thread per process (also set by the Makefile): several test workers share the
+# cores, and spinning BLAS threads made the NumPy references 75x slower (see the Makefile).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import jax
 import jax.numpy as jnp
