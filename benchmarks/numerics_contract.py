@@ -426,6 +426,40 @@ def grid(results, name, d, conds, scales):
     return "\n".join(lines)
 
 
+RATIOS = {
+    "float64": (1e-16, 1e-12, 1e-8, 1e-4, 1e4, 1e8, 1e12, 1e16),
+    "float32": (1e-12, 1e-8, 1e-4, 1e4, 1e8, 1e12),
+}
+
+
+def kl_scale_ratios(dtype_name, d=3):
+    """``kl_gaussian(N(0, r B0), N(0, B1))`` against mpmath, full and diagonal, per ratio ``r``.
+
+    The grid above scales ``p`` and ``q`` together; this measures the ratio of their scales,
+    where ``x - 1 - log x`` of the closed form must keep ``log x`` for tiny ``x``.
+    """
+    dtype = np.dtype(dtype_name)
+    (_, _, cp), (_, _, cq), _ = unit_inputs(d, 1e3)
+    b0, b1 = (np.asarray(c[0], dtype) for c in (cp, cq))
+    rows = ["| structure | " + " | ".join(f"r = {r:.0e}" for r in RATIOS[dtype_name]) + " |"]
+    rows.append("|---" * (len(RATIOS[dtype_name]) + 1) + "|")
+    kl = jax.jit(gj.kl_gaussian)
+    for structure in ("full", "diagonal"):
+        errs = []
+        for r in RATIOS[dtype_name]:
+            k = round(math.log2(r))
+            c0 = np.ldexp(b0, k) if structure == "full" else np.ldexp(np.diag(b0).copy(), k)
+            c1 = b1 if structure == "full" else np.diag(b1).copy()
+            zero = np.zeros(d, dtype)
+            want = MpGauss(zero, np.atleast_2d(np.diag(c0) if c0.ndim == 1 else c0)).kl(
+                MpGauss(zero, np.atleast_2d(np.diag(c1) if c1.ndim == 1 else c1))
+            )
+            got = float(kl(gj.Gaussian(zero, c0), gj.Gaussian(zero, c1)))
+            errs.append(error("kl_gaussian", got, float(want), dtype))
+        rows.append(f"| {structure} | " + " | ".join(_fmt(e) for e in errs) + " |")
+    return "\n".join(rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="d <= 8, three scales, three conds")
@@ -452,6 +486,9 @@ def main(argv=None):
             if d in (2, 32) or (name in L2_FAMILY and d == 128):
                 print(f"### {dtype}: {name}, d = {d}\n")
                 print(grid(res, name, d, conds, scales) + "\n")
+        if "kl_gaussian" in args.functions:
+            print(f"### {dtype}: kl_gaussian at scale ratios (d = 3, cond 1e3)\n")
+            print(kl_scale_ratios(dtype) + "\n")
         raw[dtype] = {
             f"{n}|{d}|{s:g}|{c:g}": v
             for (n, d), cells in res.items()

@@ -72,6 +72,14 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"diagonal covs \(variances\) must be >= 0",
     ),
     (
+        "covs subnormal (float32)",
+        lambda: gj.GMM(
+            W.astype(np.float32), M.astype(np.float32), np.array([[1e-40, 1.0], [1.0, 1.0]], "f4")
+        ),
+        ValueError,
+        r"covs\[\(0, 0\)\]: variance 1e-40 is below the smallest normal float32",
+    ),
+    (
         "means NaN",
         lambda: gj.GMM(W, np.array([[0.0, np.nan], [1.0, 1.0]]), C),
         ValueError,
@@ -647,6 +655,20 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         lambda: gj.grid_basis(np.array([0.0, np.nan, 1.0]), 5),
         ValueError,
         r"x must be finite",
+    ),
+    (
+        "grid basis t infinite",
+        lambda: gj.grid_basis(np.array([0.0, 1.0]), 4, t=np.inf),
+        ValueError,
+        r"t must be > 0 and finite; got inf",
+    ),
+    (
+        "learner basis with a zero variance",
+        lambda: gj.fit_weights(
+            gj.GMM(W, M, np.array([[1.0, 1.0], [0.0, 1.0]])), np.array([[0.0, 0.0], [1.0, 1.0]])
+        ),
+        ValueError,
+        r"fit_weights: basis.covs\[1, 0\] = 0.0; every variance of the basis must be > 0",
     ),
     (
         "EM data with NaN",

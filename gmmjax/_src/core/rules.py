@@ -18,6 +18,7 @@ so the two runners cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -94,6 +95,20 @@ def _psd(covs: Any, ns: _Namespace) -> tuple[Any, Any]:
     return smallest >= -rtol * scale, smallest
 
 
+def _normal_variances(covs: Any, ns: _Namespace, diagonal: bool) -> tuple[Any, Any]:
+    var = covs if diagonal else ns.xp.diagonal(covs, axis1=-2, axis2=-1)
+    return (var == 0) | (ns.xp.abs(var) >= np.finfo(covs.dtype).tiny), var
+
+
+def _normal_rule(diagonal: bool) -> Rule:
+    return Rule(
+        lambda c, ns: _normal_variances(c, ns, diagonal),
+        "{where}: variance {value:.3g} is below the smallest normal {dtype} "
+        "(subnormal numbers lose precision and flush to zero on some devices); use 0 or "
+        "rescale the data",
+    )
+
+
 FINITE = Rule(_finite, "{name} must be finite; {where} = {value}")
 NON_NEGATIVE = Rule(_non_negative, "{name} must be >= 0; {where} = {value}")
 VARIANCES = Rule(_non_negative, "diagonal {name} (variances) must be >= 0; {where} = {value}")
@@ -101,23 +116,29 @@ SYMMETRIC = Rule(_symmetric, "{where} is not symmetric (max |C - C^T| = {value:.
 PSD = Rule(_psd, "{where} is not positive semi-definite (smallest eigenvalue {value:.3g})")
 
 
-def _sums_to_one(tolerance: float) -> Rule:
+def _sums_to_one(tolerance: float, digits: int) -> Rule:
     def test(w: Any, ns: _Namespace) -> tuple[Any, Any]:
         total = ns.xp.sum(w, axis=-1)
         return ns.xp.abs(total - 1.0) <= tolerance, total
 
     dtype = "{dtype}"
+    # ``digits`` significant digits tell the sum from 1 whenever the tolerance does.
     return Rule(
         test,
         f"{{where}} must sum to 1 (tolerance {tolerance:.1e} for {dtype}); got a sum of "
-        "{value:.7g}. Normalise them: GMM(..., normalize=True) or GMM.from_logits",
+        f"{{value:.{digits}g}}. Normalise them: GMM(..., normalize=True) or GMM.from_logits",
     )
+
+
+def _round_trip_digits(dtype: Any) -> int:
+    """Significant digits that print every value of ``dtype`` distinctly (9 for float32)."""
+    return int(np.ceil(1.0 + (jnp.finfo(dtype).nmant + 1) * np.log10(2.0)))
 
 
 def weight_rules(weights: Any) -> tuple[Rule, ...]:
     """Finite, non-negative, summing to 1 along the last axis."""
     tolerance = weight_tolerance(weights.dtype, weights.shape[-1])
-    return FINITE, NON_NEGATIVE, _sums_to_one(tolerance)
+    return FINITE, NON_NEGATIVE, _sums_to_one(tolerance, _round_trip_digits(weights.dtype))
 
 
 def _positive_total(w: Any, ns: _Namespace) -> tuple[Any, Any]:
@@ -134,8 +155,11 @@ def marginal_rules() -> tuple[Rule, ...]:
 
 
 def covariance_rules(diagonal: bool) -> tuple[Rule, ...]:
-    """Finite and non-negative (diagonal variances), or finite, symmetric and PSD (full)."""
-    return (FINITE, VARIANCES) if diagonal else (FINITE, SYMMETRIC, PSD)
+    """Finite and non-negative (diagonal variances), or finite, symmetric and PSD (full); the
+    variances 0 or in the normal range of the dtype."""
+    if diagonal:
+        return FINITE, VARIANCES, _normal_rule(True)
+    return FINITE, SYMMETRIC, PSD, _normal_rule(False)
 
 
 def _index_text(index: tuple[Any, ...]) -> str:
@@ -166,7 +190,7 @@ def check_traced(name: str, x: Any, rules: tuple[Rule, ...]) -> None:
         index = [f"{{i{a}}}" for a in range(ok.ndim)]
         where = f"{name}[{_index_text(index)}]" if index else name
         # checkify formats its arguments as strings: the value keeps no format spec here.
-        plain = rule.message.replace("{value:.3g}", "{value}").replace("{value:.7g}", "{value}")
+        plain = re.sub(r"\{value:[^}]*\}", "{value}", rule.message)
         message = plain.format(name=name, where=where, value="{value}", dtype=x.dtype)
         coords = jnp.unravel_index(first, ok.shape) if ok.ndim else ()
         kwargs = {f"i{a}": c for a, c in enumerate(coords)}

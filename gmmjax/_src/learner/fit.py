@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._src.core.arguments import require_type
+from gmmjax._src.core.arguments import require_definite, require_type
 from gmmjax._src.core.checks import is_concrete
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.learner.grid import as_points, basis_spacing
@@ -74,12 +74,28 @@ class FitResult:
 
 
 # --------------------------------------------------------------------------- inputs
+def _check_basis_covariances(basis: GMM) -> None:
+    """Concrete basis covariances must be positive definite: a zero variance has no density
+    (its log-density terms are NaN and so would be the fitted weights)."""
+    if basis.is_diagonal and is_concrete(basis.covs):
+        var = np.asarray(basis.covs)
+        if not np.all(var > 0):
+            k, a = (int(i) for i in np.argwhere(~(var > 0))[0])
+            raise ValueError(
+                f"fit_weights: basis.covs[{k}, {a}] = {var[k, a]}; every variance of the basis "
+                "must be > 0 (grid_basis gives (t r)^2 > 0)"
+            )
+    elif not basis.is_diagonal:
+        require_definite("basis", basis, "fit_weights")
+
+
 def _check_basis(basis: Any, pts: jax.Array, loss: str) -> None:
     require_type("basis", basis, GMM)
     if basis.batch_shape:
         raise ValueError(f"basis must be a single GMM; got batch_shape {basis.batch_shape}")
     if basis.dim != pts.shape[1]:
         raise ValueError(f"x has dimension {pts.shape[1]} but the basis has dim {basis.dim}")
+    _check_basis_covariances(basis)
     if LOSSES[loss].one_dimensional and (basis.dim != 1 or not basis.is_diagonal):
         raise ValueError(
             f"loss={loss!r} (Eq. 5 of Lu et al. (2023)) is 1-D only; the basis has dim {basis.dim}"

@@ -7,6 +7,7 @@ are learned afterwards (:func:`gmmjax.fit_weights`, :func:`gmmjax.paper_algorith
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,8 +100,8 @@ def grid_basis(x: Any, n_components: int | Sequence[int], t: float = 1.0) -> GMM
 
     Raises:
         ValueError: for data that are not finite, an axis with fewer than two distinct values
-            (``r = 0``), non-positive ``t``, or a bad ``n_components``. Under ``jit`` only the
-            structural checks run.
+            (``r = 0``), non-positive or infinite ``t``, or a bad ``n_components``. Under
+            ``jit`` only the structural checks run.
 
     Example:
         >>> basis = grid_basis(jnp.array([0.0, 1.0, 4.0]), 4, t=2.0)
@@ -110,8 +111,8 @@ def grid_basis(x: Any, n_components: int | Sequence[int], t: float = 1.0) -> GMM
     pts = as_points(x)
     d = pts.shape[1]
     counts = _per_axis(n_components, d)
-    if is_concrete(t) and not float(t) > 0.0:
-        raise ValueError(f"t must be > 0; got {t!r}")
+    if is_concrete(t) and not (math.isfinite(float(t)) and float(t) > 0.0):
+        raise ValueError(f"t must be > 0 and finite; got {t!r}")
     lo = jnp.min(pts, axis=0)
     hi = jnp.max(pts, axis=0)
     if is_concrete(pts):
