@@ -13,11 +13,15 @@ Choices:
   needs no script, web font or network in current browsers (Chromium 109+, Firefox, Safari),
   adds no dependency beyond docutils, and a formula that cannot be converted fails the build.
   How it looks depends on the reader's math font (``_static/gmmjax.css`` lists the common ones).
-* Notebooks: ``notebooks/*.ipynb`` are stored without outputs. They are copied into
-  ``docs/notebooks/`` (git-ignored; copies rather than links, which not every checkout or OS
-  keeps) when the build starts and executed by MyST-NB, with a cache under ``docs/_build/`` so
-  that a rebuild re-runs only the notebooks that changed. ``-D nb_execution_mode=off`` skips
-  execution (the API test does that).
+* Notebooks: ``notebooks/*.ipynb`` are stored executed, with their figures
+  (``python notebooks/build.py`` generates and runs them from ``notebooks/src/``;
+  ``tests/test_notebooks.py`` keeps them in step with their sources and executes them). The
+  site renders the stored outputs and executes nothing, so ``make docs`` takes seconds, not
+  minutes, and shows what the repository holds. They are copied into ``docs/notebooks/``
+  (git-ignored; copies rather than links, which not every checkout or OS keeps) when the build
+  starts, with the gallery's thumbnails (``docs/_ext/gallery.py``). To execute them during the
+  build instead: ``sphinx-build -D nb_execution_mode=cache ...`` (cached under
+  ``docs/_build/``, so a rebuild re-runs only the notebooks that changed).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 os.environ.pop("MPLBACKEND", None)
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_enable_concurrency_optimized_scheduler=false")
+
+from gallery import write_gallery  # noqa: E402
 
 import gmmjax  # noqa: E402
 
@@ -80,7 +86,7 @@ add_module_names = False
 # Markdown pages and notebooks.
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
-nb_execution_mode = "cache"
+nb_execution_mode = "off"  # the stored outputs (see above)
 nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
 nb_execution_timeout = 600
 nb_execution_raise_on_error = True
@@ -105,3 +111,4 @@ def _copy_notebooks() -> None:
 
 
 _copy_notebooks()
+write_gallery(ROOT / "notebooks", DOCS)
