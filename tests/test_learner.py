@@ -127,7 +127,9 @@ def test_l2_criterion_is_the_held_out_least_squares_score(rng):
     x = rng.standard_t(5, size=600)
     basis = grid_basis(x, 60, 1.0)
     key = jax.random.key(4)
-    fit = fit_weights(basis, x, criterion="l2", steps=100, key=key, combine="select", refit=False)
+    fit = fit_weights(
+        basis, x, criterion="l2", steps=100, key=key, validation_fraction=0.1, refit=False
+    )
     split_key, _ = jax.random.split(key)
     valid = x[np.asarray(jax.random.permutation(split_key, 600))[:60]]
     g = fit.gmm
@@ -139,8 +141,8 @@ def test_l2_criterion_is_the_held_out_least_squares_score(rng):
 def test_refit_uses_all_points_and_keeps_the_selection(rng):
     x = rng.standard_t(5, size=800)
     basis = grid_basis(x, 40, 1.5)
-    with_refit = fit_weights(basis, x, steps=60)
-    without = fit_weights(basis, x, steps=60, refit=False)
+    with_refit = fit_weights(basis, x, steps=60, validation_fraction=0.1)
+    without = fit_weights(basis, x, steps=60, validation_fraction=0.1, refit=False)
     assert with_refit.best_step == without.best_step
     assert with_refit.validation_loss == without.validation_loss
     assert with_refit.smoothing == without.smoothing
@@ -170,10 +172,11 @@ def test_history_minibatch_and_custom_optimizer(rng):
 
 def test_log_every_prints(capsys, rng):
     x = rng.normal(size=200)
-    fit_weights(grid_basis(x, 10, 1.0), x, steps=20, log_every=10)
+    fit_weights(grid_basis(x, 10, 1.0), x, steps=20, log_every=10, validation_fraction=0.1)
+    fit_weights(grid_basis(x, 10, 1.0), x, steps=20, log_every=10, folds=3)
     jax.effects_barrier()
     out = capsys.readouterr().out
-    assert out.count("fit_weights step") == 2
+    assert out.count("fit_weights step") == 4  # cross-validation: fold 0 speaks for all
 
 
 def test_bad_inputs_raise(rng):
@@ -193,6 +196,8 @@ def test_bad_inputs_raise(rng):
         ({"bandwidth": -1.0}, "bandwidth"),
         ({"combine": "mean"}, "combine"),
         ({"criterion": "kl"}, "criterion"),
+        ({"folds": 1}, "folds"),
+        ({"folds": 60}, "folds=60 needs at least 120 points"),
     ]
     for kwargs, match in cases:
         with pytest.raises(ValueError, match=match):

@@ -4,9 +4,11 @@
 every step it evaluates the held-out loss and keeps, per width, the best logits along the path
 (early stopping; no patience rule is needed because the whole path is scanned). After the
 scan it picks the best width, the stacking coefficients of the widths (likelihood only), and
-optionally reruns every width on all points (refit). Everything static (the loss, the
-optimiser, the number of steps...) is one hashable :class:`Schedule`, so a fit compiles once
-per static configuration.
+optionally reruns every width on all points (refit). :func:`cross_validate` runs the same
+scan on ``F`` folds, one after the other in the same program, and chooses the width and the
+step on the held-out score summed over the folds. Everything static (the loss, the optimiser,
+the number of steps...) is one hashable :class:`Schedule`, so a fit compiles once per static
+configuration.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from gmmjax._src.distances.l2 import log_gaussian_overlap
 from gmmjax._src.learner.losses import LOSSES, Features, Problem
 from gmmjax._src.learner.starts import smoothed_starts
 
-__all__ = ["LoopInputs", "LoopOutput", "Schedule", "stacking_weights", "train"]
+__all__ = ["LoopInputs", "LoopOutput", "Schedule", "cross_validate", "stacking_weights", "train"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +65,7 @@ class LoopInputs(NamedTuple):
         bandwidth: ``(d,)`` KDE bandwidth of the L2 loss.
         starts: ``(1, K)`` given starting logits, or ``None`` for the smoothed starts.
         widths: ``(L,)`` smoothing widths of the starts.
+        fold: index of the cross-validation fold (only fold 0 prints progress), or ``None``.
     """
 
     basis: GMM
@@ -72,6 +75,7 @@ class LoopInputs(NamedTuple):
     bandwidth: jax.Array
     starts: jax.Array | None
     widths: jax.Array
+    fold: jax.Array | None = None
 
 
 class LoopOutput(NamedTuple):
@@ -185,8 +189,14 @@ def _held_out_loss(judge: _Judge | None, n_levels: int, dtype: Any) -> Callable:
 _LOG_CLOCK = [0.0]  # when step 0 of the running loop was logged
 
 
-def _log_line(step: Any, loss: Any, held_out: Any, *, total: int) -> None:
-    """Print one progress line: step, losses and the seconds since step 0 (host callback)."""
+def _log_line(step: Any, loss: Any, held_out: Any, fold: Any = None, *, total: int) -> None:
+    """Print one progress line: step, losses and the seconds since step 0 (host callback).
+
+    Under cross-validation only fold 0 prints (the folds run one after the other, each as
+    long as the first).
+    """
+    if fold is not None and int(fold) != 0:
+        return
     now = time.perf_counter()
     if int(step) == 0:
         _LOG_CLOCK[0] = now
@@ -212,6 +222,7 @@ def _scan(
     start: jax.Array,
     key: jax.Array,
     schedule: Schedule,
+    fold: jax.Array | None = None,
 ) -> tuple[_Carry, jax.Array, jax.Array]:
     """Run the steps; return the final carry and the training and held-out histories."""
     optimizer, log_every = schedule.optimizer, schedule.log_every
@@ -233,6 +244,7 @@ def _scan(
                     step,
                     jnp.min(value),
                     jnp.min(val),
+                    fold,
                 ),
                 lambda: None,
             )
@@ -341,7 +353,9 @@ def train(inputs: LoopInputs, key: jax.Array, schedule: Schedule) -> LoopOutput:
         held_out = problem.features(inputs.valid)
         judge = _judge(problem, held_out, schedule, inputs.valid)
     batches = _batches(problem, inputs.train, schedule.batch_size)
-    carry, history, valid_history = _scan(problem, batches, judge, start, key, schedule)
+    carry, history, valid_history = _scan(
+        problem, batches, judge, start, key, schedule, inputs.fold
+    )
     if judge is None:
         steps = jnp.full((start.shape[0],), schedule.steps, jnp.int32)
         level = jnp.argmin(history[-1])
@@ -351,3 +365,56 @@ def train(inputs: LoopInputs, key: jax.Array, schedule: Schedule) -> LoopOutput:
     final = (carry.logits, final_val, carry.best)
     chosen, best, level, stack_w = _select(problem, inputs, schedule, final, held_out)
     return LoopOutput(chosen, history, valid_history, best.step, best.value, level, stack_w)
+
+
+def _fold_inputs(inputs: LoopInputs, order: jax.Array, fold: jax.Array, size: int) -> LoopInputs:
+    """Fold ``fold``: ``size`` points of ``order`` held out, all the others trained on."""
+    n = order.shape[0]
+    idx = order[(jnp.arange(n) + fold * size) % n]
+    pts = inputs.train
+    return inputs._replace(train=pts[idx[size:]], valid=pts[idx[:size]], fold=fold)
+
+
+@functools.partial(jax.jit, static_argnames=("schedule", "folds"))
+def cross_validate(
+    inputs: LoopInputs, key: jax.Array, schedule: Schedule, folds: int
+) -> LoopOutput:
+    """``folds``-fold cross-validation of the width and the step, then one run on all points.
+
+    The points (``inputs.train``; ``inputs.valid`` is ignored) are shuffled with ``key`` and
+    cut into ``folds`` folds of :math:`m = \\lfloor N/F \\rfloor` points (the
+    :math:`N - Fm` left over are always trained on). Fold ``f`` trains every smoothing level on
+    the other points and scores every step on its own; with the score :math:`S_f(\\ell, s)` of
+    level :math:`\\ell` after :math:`s` steps, the choice is
+
+    .. math::
+        (\\ell^*, s^*) = \\arg\\min_{\\ell, s} \\frac1F \\sum_{f=1}^F S_f(\\ell, s),
+
+    the cross-validation estimate of the expected held-out score (Stone 1974). Every level is
+    then run on all points for its own best number of steps, and level :math:`\\ell^*` is
+    the result.
+
+    Returns:
+        A :class:`LoopOutput` whose ``validation_history`` is the fold-averaged score
+        ``(steps, L)``, ``history`` the fold-averaged training loss, ``best_value`` the best
+        averaged score per level and ``logits`` the runs on all points (no stacking).
+    """
+    split_key, loop_key = jax.random.split(key)
+    n = inputs.train.shape[0]
+    order = jax.random.permutation(split_key, n)
+    size = n // folds
+    per_fold = dataclasses.replace(schedule, refit=False)
+
+    def one(fold: jax.Array) -> LoopOutput:
+        return train(_fold_inputs(inputs, order, fold, size), loop_key, per_fold)
+
+    outs = jax.lax.map(one, jnp.arange(folds))
+    score = jnp.mean(outs.validation_history, axis=0)  # (steps, L)
+    best_step = jnp.argmin(score, axis=0).astype(jnp.int32)
+    best_value = jnp.min(score, axis=0)
+    problem = _problem(inputs, schedule)
+    empty = inputs.train[:0]
+    logits = _refit(problem, inputs._replace(valid=empty), schedule.optimizer, best_step)
+    history = jnp.mean(outs.history, axis=0)
+    level = jnp.argmin(best_value)
+    return LoopOutput(logits, history, score, best_step, best_value, level, None)
