@@ -151,6 +151,8 @@ def test_covariance_floor_keeps_duplicate_points_finite():
         ({"reg_covar": -1.0}, ValueError, r"reg_covar must be >= 0"),
         ({"init": "k-means"}, ValueError, r"unknown init 'k-means'"),
         ({"init": 3}, TypeError, r"init must be a string"),
+        ({"n_init": 0}, ValueError, r"n_init must be an int >= 1"),
+        ({"callback": 1}, TypeError, r"callback must be callable"),
         ({"key": None}, ValueError, r"needs a PRNG key"),
     ],
 )
@@ -169,3 +171,73 @@ def test_fit_em_init_gmm_must_match():
     with pytest.raises(ValueError, match=r"init has diagonal covariances"):
         gj.fit_em(x, 2, None, init=p)
     assert gj.fit_em(x, 2, None, init=p, covariance_type="diag").gmm.is_diagonal
+
+
+# ------------------------------------------------------------------ best of several k-means starts
+# d = 3 (float64): the data have two optima, -7.2245 and -7.1339 per sample; 1 in 8 k-means
+# starts of either library reaches the higher one (measured over 8 keys and 8 random states),
+# scikit-learn's three starts of random_state=3 do, ours of key(3) do not.
+_LOTTERY = pytest.mark.xfail(X64, reason="both libraries: 1 in 8 starts finds it", strict=True)
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+@pytest.mark.parametrize("d", [1, 2, pytest.param(3, marks=_LOTTERY), 5])
+def test_kmeans_starts_reach_sklearn_n_init(d):
+    """``init="kmeans", n_init=3`` against ``GaussianMixture(n_init=3)`` (its default start)."""
+    x = _data(d, seed=d)
+    xj = jnp.asarray(x, DTYPE)
+    fit = gj.fit_em(xj, 3, jax.random.key(d), init="kmeans", n_init=3)
+    ref = mixture.GaussianMixture(3, n_init=3, covariance_type="full", random_state=d).fit(x)
+    ll = float(jnp.mean(fit.gmm.log_prob(xj)))
+    starts = np.asarray(fit.start_log_likelihoods)
+    assert starts.shape == (3,) and int(fit.best_start) == int(np.argmax(starts))
+    np.testing.assert_allclose(float(fit.mean_log_likelihood), ll, rtol=tol(1e-12, 1e-5))
+    assert bool(fit.converged) and ll >= ref.score(x) - 1e-3
+
+
+@pytest.mark.peer
+def test_lloyd_matches_sklearn_kmeans_from_the_same_centres():
+    from sklearn.cluster import KMeans
+
+    from gmmjax._src.learner.kmeans import lloyd
+
+    x = _data(2, seed=4, n=200)
+    seeds = x[:4]
+    ours = lloyd(jnp.asarray(x, DTYPE), jnp.asarray(seeds, DTYPE))
+    ref = KMeans(4, init=seeds, n_init=1).fit(x)
+    assert bool(ours.converged) and int(ours.n_iter) <= ref.n_iter_ + 1
+    np.testing.assert_array_equal(np.asarray(ours.labels), ref.labels_)
+    np.testing.assert_allclose(ours.centres, ref.cluster_centers_, rtol=tol(1e-12, 1e-5))
+    np.testing.assert_allclose(float(ours.inertia), ref.inertia_, rtol=tol(1e-10, 1e-4))
+
+
+def test_lloyd_moves_an_empty_cluster_to_the_farthest_point():
+    from gmmjax._src.learner.kmeans import lloyd
+
+    x = jnp.array([[0.0], [0.1], [0.2], [5.0]], DTYPE)
+    out = lloyd(x, jnp.array([[0.1], [100.0]], DTYPE))  # the second centre starts empty
+    np.testing.assert_allclose(np.sort(np.asarray(out.centres)[:, 0]), [0.1, 5.0], rtol=1e-6)
+    assert np.asarray(out.labels).tolist() in ([0, 0, 0, 1], [1, 1, 1, 0])
+
+
+@pytest.mark.slow
+def test_n_init_callback_and_vmap_over_data_sets():
+    xs = jnp.stack([jnp.asarray(_data(1, seed=s, n=120), DTYPE) for s in (2, 6)])
+    key = jax.random.key(0)
+    calls = []
+
+    def record(i, ll):
+        calls.append((i, ll))
+
+    single = gj.fit_em(xs[0], 2, key, init="kmeans", n_init=2, callback=record)
+    jax.effects_barrier()
+    best, n = int(single.best_start), int(single.n_iter)
+    assert [int(i) for i, _ in calls] == list(range(1, len(calls) + 1)) and len(calls) >= n
+    np.testing.assert_array_equal([ll[best] for _, ll in calls[:n]], single.log_likelihood[:n])
+    assert float(single.mean_log_likelihood) == float(np.max(single.start_log_likelihoods))
+    batched = jax.jit(jax.vmap(lambda x: gj.fit_em(x, 2, key, init="kmeans", n_init=2)))(xs)
+    np.testing.assert_allclose(
+        batched.start_log_likelihoods[0], single.start_log_likelihoods, rtol=tol(1e-10, 1e-5)
+    )
+    assert int(batched.best_start[0]) == best and batched.start_log_likelihoods.shape == (2, 2)
