@@ -13,7 +13,9 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import ot
 import pytest
+import scipy.linalg
 from conftest import DTYPE, X64, tol
 from scipy.stats import multivariate_normal
 
@@ -147,6 +149,12 @@ def _np_kl(m0, c0, m1, c1):
     return 0.5 * (np.trace(inv @ c0) + z @ inv @ z - len(z) + logdets)
 
 
+def _np_bures(m0, c0, m1, c1):
+    root = scipy.linalg.sqrtm(c0).real
+    cross = scipy.linalg.sqrtm(root @ c1 @ root).real
+    return np.sum((m0 - m1) ** 2) + np.trace(c0) + np.trace(c1) - 2 * np.trace(cross)
+
+
 def _np_lse(a, w):
     top = np.max(a)
     return top + np.log(np.sum(w * np.exp(a - top)))
@@ -177,37 +185,44 @@ def _np_values(pp, qq):
     per = [_np_lse(-kpp[i], wp) - _np_lse(-kpq[i], wq) for i in range(len(wp))]
     variational = np.sum(wp * np.array(per))
     cs = 0.5 * (lpp + lqq) - lpq
+    w2sq = _np_pairs(_np_bures, mp, cp, mq, cq)
+    mw2 = np.sqrt(ot.emd2(wp, wq, w2sq))
     return np.array(
-        [np.sqrt(l2sq), l2sq, np.log(l2sq), cs, lpq, kpq[0, 1], variational, np.sum(logc)]
+        [
+            *(np.sqrt(l2sq), l2sq, np.log(l2sq), cs, lpq, kpq[0, 1], variational, np.sum(logc)),
+            *(np.sqrt(w2sq[0, 1]), mw2),
+        ]
     )
 
 
-def _values(p: GMM, q: GMM) -> jax.Array:
-    """Every distance formula on this structure, as one vector (one compiled program).
+_FUNCTIONS = (
+    gj.l2_distance,
+    gj.l2_distance_squared,
+    gj.log_l2_distance_squared,
+    gj.cauchy_schwarz_divergence,
+    gj.log_inner_product,
+    lambda p, q: gj.kl_gaussian(p.component(0), q.component(1)),
+    lambda p, q: gj.kl_divergence(p, q, method="variational"),
+    lambda p, q: jnp.sum(gj.log_gaussian_overlap(p, q)),
+    lambda p, q: gj.w2_gaussian(p.component(0), q.component(1)),
+    gj.mw2_distance,
+)
+#: One entry per formula (L2, CS, Gaussian KL, mixture KL, Bures): the others are functions
+#: of the same kernels. Their gradients are compared, and the mixed pairs.
+_CORE = (0, 3, 5, 6, 9)
+
+
+def _values(p: GMM, q: GMM, rows: tuple[int, ...] = tuple(range(10))) -> jax.Array:
+    """The distances of :data:`_FUNCTIONS` (those in ``rows``) as one vector.
 
     The other KL estimators (bounds, transport bound) combine the same kernel matrices as
     ``variational`` (the log overlaps, the component KL matrix, the entropy) and are left to
     the dense-path tests, for compile time.
     """
-    return jnp.stack(
-        [
-            gj.l2_distance(p, q),
-            gj.l2_distance_squared(p, q),
-            gj.log_l2_distance_squared(p, q),
-            gj.cauchy_schwarz_divergence(p, q),
-            gj.log_inner_product(p, q),
-            gj.kl_gaussian(p.component(0), q.component(1)),
-            gj.kl_divergence(p, q, method="variational"),
-            jnp.sum(gj.log_gaussian_overlap(p, q)),
-        ]
-    )
+    return jnp.stack([_FUNCTIONS[i](p, q) for i in rows])
 
 
-_VALUES = jax.jit(_values)
-
-#: The entries of :func:`_values` whose gradients are compared: one per formula (L2, CS,
-#: Gaussian KL, mixture KL); the others are functions of the same log inner products.
-_GRADIENT_ROWS = np.array([0, 3, 5, 6])
+_VALUES = jax.jit(_values, static_argnums=2)
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -218,7 +233,7 @@ def _jacobian(pp, qq, dense: bool):
         p, q = (GMM.low_rank(*a, validate=False) for a in (pp, qq))
         if dense:
             p, q = p.to_dense(), q.to_dense()
-        return _values(p, q)[_GRADIENT_ROWS]
+        return _values(p, q, _CORE)
 
     return jax.jacrev(rows, argnums=(0, 1))(pp, qq)
 
@@ -295,6 +310,8 @@ def test_equal_mixtures_give_zero():
     p = _low_rank(0)
     values = _VALUES(p, GMM.low_rank(p.weights, p.means, p.covs.factors, p.covs.noise))
     assert float(values[0]) == 0.0 and float(values[3]) == 0.0  # l2, cs
+    assert float(values[9]) == 0.0  # mw2
+    assert float(gj.w2_gaussian(p.component(1), p.component(1))) == 0.0
     assert abs(float(values[6])) < tol(1e-12, 1e-4)  # variational KL
     assert float(gj.kl_gaussian(p.component(0), p.component(0))) < tol(1e-12, 1e-4)
 
@@ -311,7 +328,7 @@ def test_mixed_pairs_equal_dense(other):
     q = q.to_dense() if other == "full" else GMM(q.weights, q.means, q.covs.variances())
     dense_q = tuple(np.asarray(a, np.float64) for a in (q.weights, q.means, q.full_covs()))
     want = _np_values(_dense_params(_params(p)), dense_q)
-    _close(_VALUES(p, q)[_GRADIENT_ROWS], want[_GRADIENT_ROWS], tol(1e-9, 2e-3))
+    _close(_VALUES(p, q, _CORE), want[list(_CORE)], tol(1e-9, 2e-3))
 
 
 def test_collections_equal_single_pairs():

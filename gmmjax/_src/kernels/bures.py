@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from gmmjax._src.core.mixture import GMM
+from gmmjax._src.kernels.low_rank import low_rank_bures_cost
 from gmmjax._src.math.linalg import pinv
 from gmmjax._src.math.matfuncs import (
     nuclear_norm,
@@ -158,8 +159,15 @@ def bures_cost(p: GMM, q: GMM) -> jax.Array:
     :data:`NUCLEAR_NORM_METHOD` and :mod:`gmmjax._src.math.polar`; closed
     forms for ``d <= 2``); diagonal pairs :math:`\\sum_l(\\sigma_{il}-\\sigma_{jl})^2`
     with no matrices. Clamped at 0; the covariance part is exactly 0 for equal covariances
-    (:func:`_same_covs`), so :math:`W_2(g, g) = 0` in every precision.
+    (:func:`_same_covs`), so :math:`W_2(g, g) = 0` in every precision. Low-rank-plus-isotropic
+    pairs reduce to the span of both factors
+    (:func:`~gmmjax._src.kernels.low_rank.low_rank_bures_cost`, no ``d x d`` matrix); one
+    low-rank side against a full or diagonal one is formed as a dense matrix.
     """
+    if p.is_low_rank and q.is_low_rank:
+        return low_rank_bures_cost(p.means, p.covs, q.means, q.covs)
+    if p.is_low_rank or q.is_low_rank:
+        p, q = (g.to_dense() if g.is_low_rank else g for g in (p, q))
     return _bures_cost(p, q, NUCLEAR_NORM_METHOD)
 
 
