@@ -110,6 +110,7 @@ def test_bad_inputs_raise(fn):
         fn(np.arange(10.0), 5, 1.0, d=0.0)
 
 
+@pytest.mark.slow  # one compilation of the cross-validated fit (~5 s) and six fits
 def test_default_learner_beats_both_algorithms_at_every_resolution():
     """Mean DIL (Eq. 9, exact target CDF) over 3 repetitions, d = r/4, r/2, r, sigma = 1r, 2r.
 
