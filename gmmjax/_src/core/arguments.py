@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from gmmjax._src.core.checks import check_same_dim, is_concrete
+from gmmjax._src.core.low_rank import eigenvalue_range, is_low_rank_cov
 from gmmjax._src.core.mixture import GMM, Gaussian
 
 __all__ = ["as_gmm", "check_gaussian_pair", "check_gmm_pair", "require_definite", "require_type"]
@@ -75,11 +76,14 @@ def require_definite(name: str, g: Any, function: str) -> None:
     covs = g.covs if isinstance(g, GMM) else g.cov
     if not is_concrete(covs):
         return
-    c = np.asarray(covs)
+    if is_low_rank_cov(covs):  # s + eig(F^T F): an r x r problem per component
+        c, (lo, hi) = covs.factors, eigenvalue_range(covs)
+    else:
+        c = np.asarray(covs)
+        diagonal = g.is_diagonal
+        lam = c.astype(np.float64) if diagonal else np.linalg.eigvalsh(c.astype(np.float64))
+        lo, hi = lam.min(axis=-1), lam.max(axis=-1)
     eps = float(np.finfo(c.dtype).eps)
-    diagonal = g.is_diagonal
-    lam = c.astype(np.float64) if diagonal else np.linalg.eigvalsh(c.astype(np.float64))
-    lo, hi = lam.min(axis=-1), lam.max(axis=-1)
     bad = ~(lo > eps * hi)
     if not np.any(bad):
         return
