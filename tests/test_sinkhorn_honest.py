@@ -177,6 +177,26 @@ def test_sinkhorn_ot_with_zero_weights_and_early_stop():
     assert _finite(jax.grad(f)(c))
 
 
+def test_unconverged_gradient_is_the_linear_programs_at_the_returned_plan():
+    """A solve stopped by max_iter is not the fixed point the implicit gradient assumes: its
+    cost-matrix gradient is the returned plan (envelope theorem), never an arbitrary vector."""
+    a = jnp.asarray([0.2, 0.3, 0.5], DTYPE)
+    b = jnp.asarray([0.25, 0.25, 0.5], DTYPE)
+    c = jnp.asarray([[0.0, 4.0, 1.0], [1.0, 0.5, 3.0], [9.0, 1.0, 0.2]], DTYPE)
+
+    def cost(c, eps, max_iter):
+        return sinkhorn_ot(a, b, c, epsilon=eps, max_iter=max_iter).cost
+
+    res = sinkhorn_ot(a, b, c, epsilon=1e-3, max_iter=3)
+    assert not bool(res.converged)
+    np.testing.assert_allclose(jax.grad(cost)(c, 1e-3, 3), res.plan, atol=tol(1e-12, 1e-6))
+    # Converged: the implicit gradient, which carries the entropic plan's own dependence on C.
+    converged = sinkhorn_ot(a, b, c, epsilon=0.5)
+    assert bool(converged.converged)
+    grad = jax.grad(cost)(c, 0.5, 2000)
+    assert _finite(grad) and not np.allclose(grad, converged.plan, atol=1e-3)
+
+
 # --------------------------------------------------------------------------- scalar checks
 def test_checked_mode_checks_traced_scalars():
     with pytest.raises(ValueError, match=r"epsilon must be > 0 and finite; got -1"):

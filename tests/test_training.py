@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import DTYPE, X64
+from conftest import DTYPE
 
 import gmmjax as gj
 
@@ -22,14 +22,7 @@ LOSSES = (
     "cs",
     "kl_ot_bound",
     "mw2_exact",
-    pytest.param(
-        "mw2_sinkhorn",
-        marks=pytest.mark.xfail(
-            not X64,
-            strict=True,
-            reason="float32 Sinkhorn gradients stall this fit at 0.65x its start (known, open)",
-        ),
-    ),
+    "mw2_sinkhorn",
 )
 
 
