@@ -96,28 +96,103 @@ def _trap_interrupts() -> Iterator[_Interrupts]:
 
 
 # --------------------------------------------------------------------------- parser
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help text with every default shown and examples kept as written.
+
+    An option's help gains ``(default: ...)`` unless it says its default itself or has none
+    (``None``, or a flag that is off); paragraphs whose lines are indented (the examples of
+    an epilog) are printed as they are, the others are wrapped.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS):
+            return text
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return f"{text} (default: %(default)s)"
+        return text
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.strip("\n").split("\n\n")
+        return "\n\n".join(
+            paragraph
+            if any(line.startswith("  ") for line in paragraph.splitlines())
+            else super(_HelpFormatter, self)._fill_text(paragraph, width, indent)
+            for paragraph in paragraphs
+        )
+
+
+def _subcommand(sub: Any, name: str, summary: str, description: str, examples: str) -> Any:
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"examples:\n{examples}",
+        formatter_class=_HelpFormatter,
+        allow_abbrev=False,
+    )
+
+
+_METRIC_HELP = (
+    "l2: the L2 distance sqrt(integral of (a - b)^2) (closed form, You 2021); "
+    "cs: the Cauchy-Schwarz divergence -log(<a,b> / (|a| |b|)), 0 for a = b; "
+    "kl: the Kullback-Leibler divergence KL(a || b), approximated (see --kl-method); "
+    "mw2: the mixture Wasserstein distance of Chen et al. (2019), optimal transport between "
+    "the components with Gaussian W2^2 costs"
+)
+_KL_HELP = (
+    "approximation of KL for --metric kl: variational (Hershey and Olsen 2007), mc (Monte "
+    "Carlo with --samples draws per component and --seed), lower_bound / upper_bound "
+    "(Durrieu et al. 2012), ot_bound (transport upper bound) (default: variational)"
+)
+
+
 def _add_distance(sub: Any) -> None:
     from gmmjax import KL_METHODS
     from gmmjax._src.app import commands
 
-    dist = sub.add_parser("distance", help="distance between two GMM files (JSON, NPZ, joblib)")
+    dist = _subcommand(
+        sub,
+        "distance",
+        "distance between two GMM files (JSON, NPZ, joblib)",
+        "Compute one distance or divergence between the mixtures stored in two files and print "
+        "it (with --json, a JSON object: metric, value and, for mw2, the solver's converged "
+        "(true when the LP reached optimality or Sinkhorn its threshold) and n_iters (the "
+        "LP's shortest-path phases or the Sinkhorn iterations; -1 where a solver does not "
+        "count them)).",
+        "  gmmjax distance a.json b.json\n"
+        "  gmmjax distance a.json b.json --metric mw2 --solver sinkhorn --epsilon 0.01 --json\n"
+        "  gmmjax distance a.json b.npz --metric kl --kl-method mc --samples 4096 --seed 1",
+    )
     dist.add_argument("a", help="first GMM file")
     dist.add_argument("b", help="second GMM file")
-    dist.add_argument("--metric", choices=commands.METRICS, default="l2", help="default: l2")
+    dist.add_argument("--metric", choices=commands.METRICS, default="l2", help=_METRIC_HELP)
     dist.add_argument(
         "--solver",
         choices=("exact", "sinkhorn"),
         default=None,
-        help="transport solver for --metric mw2 (default: exact)",
+        help="transport solver for --metric mw2: the exact LP or entropic Sinkhorn "
+        "(default: exact)",
     )
     dist.add_argument(
-        "--epsilon", type=float, default=None, help="Sinkhorn regularisation (--solver sinkhorn)"
-    )
-    dist.add_argument(
-        "--kl-method",
-        choices=tuple(KL_METHODS),
+        "--epsilon",
+        type=float,
         default=None,
-        help="approximation for --metric kl (default: variational)",
+        help="Sinkhorn regularisation for --solver sinkhorn (default: the solver's own)",
+    )
+    dist.add_argument("--kl-method", choices=tuple(KL_METHODS), default=None, help=_KL_HELP)
+    dist.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help=f"Monte Carlo draws per component for --kl-method mc (default: {commands.KL_SAMPLES})",
+    )
+    dist.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed of the Monte Carlo draws for --kl-method mc (default: 0)",
     )
     dist.add_argument(
         "--normalize",
@@ -134,37 +209,73 @@ def _add_distance(sub: Any) -> None:
 
 def _add_fit(sub: Any) -> None:
     from gmmjax._src.app import commands
+    from gmmjax._src.learner.bandwidth import DEFAULT_WIDTHS
 
-    fit = sub.add_parser(
+    widths = ", ".join(f"{t:g}" for t in DEFAULT_WIDTHS)
+    fit = _subcommand(
+        sub,
         "fit",
-        help="fit the weights of a fixed grid of Gaussians to data (CSV or NPY)",
-        description=(
-            "Fit the weights of a fixed grid of Gaussians (Lu et al. 2023) to data. The grid "
-            "has the given number of points on every axis, so in d dimensions it holds "
-            f"(points per axis)^d components; at most {commands.MAX_COMPONENTS:,} are accepted."
-        ),
+        "fit the weights of a fixed grid of Gaussians to data (CSV or NPY)",
+        "Fit the weights of a fixed grid of Gaussians (Lu et al. 2023) to data. The grid "
+        "has the given number of points on every axis, so in d dimensions it holds "
+        f"(points per axis)^d components; at most {commands.MAX_COMPONENTS:,} are accepted. "
+        "Every component has the standard deviation t x (grid spacing) on each axis; "
+        "without --t, t is chosen from the data by held-out likelihood (a warning says when "
+        "the grid is too coarse for the data). The summary reports the chosen t, the mean "
+        "log-likelihood of the data and, with --json, the same as a JSON object.",
+        "  gmmjax fit x.csv --components 40 --out model.json\n"
+        "  gmmjax fit x.npy --components 30,20 --out model.json --plot fit.png\n"
+        "  gmmjax fit x.csv --components 40 --t 2 --loss l2 --steps 500 --out model.npz",
     )
     fit.add_argument("data", help="samples, .npy (n,) / (n, d) or .csv one row per sample")
     fit.add_argument(
-        "--components-per-axis",
         "--components",
-        dest="components",
         type=commands.per_axis,
         required=True,
         metavar="N[,N...]",
         help=(
             "grid points per axis: one count for every axis, or one per axis (10,20); "
-            f"d-D data get N^d components, at most {commands.MAX_COMPONENTS:,}"
+            f"d-D data get N^d components, at most {commands.MAX_COMPONENTS:,} (required)"
         ),
     )
-    fit.add_argument("--t", type=float, default=2.0, help="basis width sigma = t * spacing")
-    fit.add_argument("--loss", choices=("nll", "binned", "l2"), default="nll")
-    fit.add_argument("--steps", type=int, default=None, help="optimiser steps (default: 300)")
-    fit.add_argument("--out", required=True, help="where to write the fitted GMM (.json/.npz)")
     fit.add_argument(
-        "--plot", default=None, help="also write a plot of the fit (.png/.pdf/.svg; matplotlib)"
+        "--t",
+        type=float,
+        default=None,
+        help=(
+            "width of every component in grid spacings (sigma = t x spacing per axis; Lu et "
+            "al. use 1 to 5) (default: chosen from the data, the best held-out likelihood "
+            f"over t = {widths})"
+        ),
     )
-    fit.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    fit.add_argument(
+        "--loss",
+        choices=commands.FIT_LOSSES,
+        default="nll",
+        help=(
+            "what the weights minimise: nll, the negative log-likelihood (maximum "
+            "likelihood); binned, Eq. 5 of Lu et al. (2023) (1-D data only); l2, the "
+            "integrated squared error to a kernel density estimate of the data"
+        ),
+    )
+    fit.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimiser steps; the best step on held-out points is kept "
+        f"(default: {commands.default_steps()})",
+    )
+    fit.add_argument(
+        "--out", required=True, help="where to write the fitted GMM (.json/.npz) (required)"
+    )
+    fit.add_argument(
+        "--plot",
+        default=None,
+        help="also write a plot of the fit (.png/.pdf/.svg; matplotlib) (default: no plot)",
+    )
+    fit.add_argument(
+        "--quiet", action="store_true", help="no progress lines on stderr (warnings still)"
+    )
     fit.add_argument("--json", action="store_true", help="print the summary as a JSON object")
     fit.set_defaults(func=commands.fit_command)
 
@@ -176,15 +287,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gmmjax",
         description="Gaussian mixture models as differentiable JAX objects.",
+        epilog="examples:\n"
+        "  gmmjax demo --out gmmjax-demo\n"
+        "  gmmjax fit x.csv --components 40 --out model.json --plot fit.png\n"
+        "  gmmjax distance model.json other.json --metric mw2\n\n"
+        "Run 'gmmjax COMMAND --help' for the options of a command.",
+        formatter_class=_HelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"gmmjax {gmmjax.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    demo_cmd = sub.add_parser(
-        "demo", help="reproduce the papers' examples: figures, report, timings (needs matplotlib)"
+    demo_cmd = _subcommand(
+        sub,
+        "demo",
+        "reproduce the papers' examples: figures, report, timings (needs matplotlib)",
+        "Reproduce the examples of the papers behind gmmjax (figures, a report and timings) "
+        "into one folder. Needs matplotlib (pip install 'gmmjax[plot]').",
+        "  gmmjax demo\n  gmmjax demo --out results/demo",
     )
-    demo_cmd.add_argument(
-        "--out", default="gmmjax-demo", help="output folder (default ./gmmjax-demo)"
-    )
+    demo_cmd.add_argument("--out", default="gmmjax-demo", help="output folder")
     demo_cmd.set_defaults(func=commands.demo_command)
     _add_distance(sub)
     _add_fit(sub)

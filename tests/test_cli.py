@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -335,7 +336,7 @@ def test_fit_plot_writes_png(capsys, tmp_path, dim):
     data = tmp_path / "data.npy"
     np.save(data, np.random.default_rng(dim).standard_normal((300, dim)))
     plot = tmp_path / "fit.png"
-    args = ["fit", str(data), "--components", "3", "--steps", "20", "--out"]
+    args = ["fit", str(data), "--components", "3", "--t", "2", "--steps", "20", "--out"]
     code, stdout, _ = run_cli(capsys, *args, str(tmp_path / "m.json"), "--plot", str(plot))
     assert code == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -475,7 +476,18 @@ def test_version_and_bare_command(capsys):
 
 def test_fit_progress_on_stderr_and_quiet(capsys, tmp_path, data_file):
     out = tmp_path / "m.json"
-    args = ["fit", str(data_file), "--components", "3", "--steps", "20", "--out", str(out)]
+    args = [
+        "fit",
+        str(data_file),
+        "--components",
+        "3",
+        "--t",
+        "2",
+        "--steps",
+        "20",
+        "--out",
+        str(out),
+    ]
     code, stdout, err = run_cli(capsys, *args, "--json")
     assert code == 0
     summary = json.loads(stdout)  # stdout holds the result only
@@ -498,7 +510,7 @@ def test_failed_plot_leaves_the_previous_model(capsys, monkeypatch, tmp_path, da
 
     monkeypatch.setattr(commands.plotting, "plot_fit", plot_fails)
     before = folder_state(tmp_path)
-    args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
+    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", "5", "--quiet"]
     code, _, err = run_cli(capsys, *args, "--out", str(model), "--plot", str(plot))
     assert_usage_error(code, err, "No space left on device")
     assert folder_state(tmp_path) == before  # no partial file, no temporary left behind
@@ -514,7 +526,7 @@ def test_interrupted_write_leaves_the_previous_model(capsys, monkeypatch, tmp_pa
 
     monkeypatch.setattr(commands.io, "save_gmm", interrupted)
     before = folder_state(tmp_path)
-    args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
+    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", "5", "--quiet"]
     code, _, err = run_cli(capsys, *args, "--out", str(model))
     assert code == 130 and err.strip() == "gmmjax: interrupted"
     assert folder_state(tmp_path) == before
@@ -533,7 +545,7 @@ def test_non_finite_fit_is_an_error(capsys, monkeypatch, tmp_path, data_file):
 
     monkeypatch.setattr(gj, "fit_weights", nan_fit)
     before = folder_state(tmp_path)
-    args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
+    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", "5", "--quiet"]
     code, _, err = run_cli(capsys, *args, "--out", str(model))
     assert_usage_error(code, err, "non-finite weights", "nothing was written")
     assert folder_state(tmp_path) == before
@@ -543,7 +555,7 @@ def test_replaced_model_keeps_its_permissions(capsys, tmp_path, data_file):
     model = tmp_path / "model.json"
     model.write_text("{}")
     model.chmod(0o640)
-    args = ["fit", str(data_file), "--components", "3", "--steps", "5", "--quiet"]
+    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", "5", "--quiet"]
     code, _, _ = run_cli(capsys, *args, "--out", str(model))
     assert code == 0
     assert load_gmm(model).n_components == 9
@@ -590,7 +602,8 @@ def test_sigint_at_any_moment_leaves_the_previous_output(tmp_path, data_file, mo
     model.write_text('{"previous": true}\n')
     before = folder_state(tmp_path)
     steps = "20000" if moment == "fit" else "5"
-    args = ["fit", str(data_file), "--components", "3", "--steps", steps, "--out", str(model)]
+    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", steps]
+    args += ["--out", str(model)]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, moment, *args],
@@ -631,3 +644,178 @@ def test_interrupt_inside_a_jax_callback_is_not_logged_as_a_failure(caplog):
         signal.signal(signal.SIGINT, previous)
     assert trap.received == 1
     assert not [r for r in caplog.records if r.exc_info], caplog.text
+
+
+# ---------------------------------------------------------------- right by default
+def two_blobs(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Two unit-variance 2-D blobs, centres (-3, 0) and (3, 0)."""
+    side = rng.integers(0, 2, n)[:, None]
+    return rng.standard_normal((n, 2)) + np.where(side == 0, -3.0, 3.0) * np.array([1.0, 0.0])
+
+
+def test_fit_default_width_matches_sklearn_on_two_blobs(capsys, tmp_path):
+    """Without --t: held-out within 0.1 nats of GaussianMixture(2), two modes, t reported."""
+    mixture = pytest.importorskip("sklearn.mixture")
+    rng = np.random.default_rng(0)
+    train, test = two_blobs(2000, rng), two_blobs(2000, rng)
+    data, out = tmp_path / "blobs.npy", tmp_path / "m.json"
+    np.save(data, train)
+    args = ["fit", str(data), "--components", "10", "--steps", "100", "--out", str(out)]
+    code, stdout, err = run_cli(capsys, *args, "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["t_source"] == "held-out likelihood" and summary["t"] < 2.0
+    assert f"basis width t = {summary['t']:g} grid spacings" in err
+    model = load_gmm(out)
+    ours = float(np.mean(np.asarray(model.log_prob(test))))
+    peer = mixture.GaussianMixture(2, random_state=0).fit(train).score(test)
+    assert ours > peer - 0.1, (ours, peer)
+    line = np.stack([np.linspace(-6.0, 6.0, 241), np.zeros(241)], axis=1)
+    profile = np.asarray(model.log_prob(line))
+    peaks = np.flatnonzero((profile[1:-1] > profile[:-2]) & (profile[1:-1] > profile[2:])) + 1
+    assert len(peaks) == 2 and line[peaks[0], 0] < -1.5 and line[peaks[1], 0] > 1.5
+
+
+# ---------------------------------------------------------------- every choice works
+@pytest.mark.parametrize("loss", commands.FIT_LOSSES)
+def test_every_loss_runs_or_refuses_at_once(capsys, tmp_path, monkeypatch, loss):
+    """1-D data: every loss fits. 2-D data: a 1-D-only loss is refused before any work."""
+    from gmmjax._src.learner.losses import LOSSES
+
+    rng = np.random.default_rng(0)
+    one, two = tmp_path / "one.npy", tmp_path / "two.npy"
+    np.save(one, rng.standard_normal(120))
+    np.save(two, rng.standard_normal((120, 2)))
+    args = ["--components", "6", "--t", "2", "--steps", "5", "--loss", loss, "--quiet"]
+    code, stdout, err = run_cli(capsys, "fit", str(one), *args, "--out", str(tmp_path / "a.json"))
+    assert code == 0 and err == ""
+    assert "mean_log_likelihood" in stdout
+    if LOSSES[loss].one_dimensional:
+        monkeypatch.setattr(gj, "fit_weights", _fit_started)
+        monkeypatch.setattr(commands, "select_grid_width", _fit_started)
+        for width in ([], ["--t", "2"]):
+            call = ["fit", str(two), "--components", "6", "--loss", loss, *width]
+            code, _, err = run_cli(capsys, *call, "--out", str(tmp_path / "b.json"))
+            assert_usage_error(code, err, f"--loss {loss}", "needs 1-D data", "2-D")
+        assert not (tmp_path / "b.json").exists()
+
+
+def _fit_started(*args, **kwargs):
+    raise AssertionError("the work started before the arguments were checked")
+
+
+@pytest.mark.parametrize("method", list(gj.KL_METHODS))
+def test_every_kl_method_runs(capsys, files, method):
+    """Every --kl-method choice gives the library's value (mc with --seed and --samples)."""
+    a, b = files
+    args = ["distance", str(a), str(b), "--metric", "kl", "--kl-method", method, "--json"]
+    extra = ["--seed", "3", "--samples", "64"] if method == "mc" else []
+    code, out, err = run_cli(capsys, *args, *extra)
+    assert code == 0 and err == ""
+    keys = {"key": jax.random.key(3), "n_samples": 64} if method == "mc" else {}
+    expected = float(gj.kl_divergence(load_gmm(a), load_gmm(b), method, **keys))
+    assert json.loads(out)["value"] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_monte_carlo_options_are_checked(capsys, files):
+    a, b = files
+    kl = ["distance", str(a), str(b), "--metric", "kl"]
+    code, _, err = run_cli(capsys, *kl, "--kl-method", "mc", "--samples", "0")
+    assert_usage_error(code, err, "--samples must be >= 1")
+    code, _, err = run_cli(capsys, *kl, "--seed", "1")
+    assert code == 0 and err.startswith("gmmjax: warning: --seed applies only to")
+
+
+def _subparsers():
+    parser = cli.build_parser()
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return parser, action.choices
+
+
+def test_every_help_shows_defaults_and_examples():
+    """Each option with a value says its default (or that it is required); examples per command."""
+    parser, commands_ = _subparsers()
+    assert "examples:" in parser.format_help()
+    for name, sub in commands_.items():
+        text = sub.format_help()
+        assert "examples:" in text and f"gmmjax {name}" in text.split("examples:")[1]
+        formatter = sub._get_formatter()
+        for action in sub._actions:
+            if not action.option_strings or action.nargs == 0 or action.help is None:
+                continue  # positionals, flags and --help
+            shown = formatter._get_help_string(action) % {"default": action.default}
+            assert "default" in shown or action.required, (name, action.option_strings)
+    fit_help = commands_["fit"].format_help()
+    for term in ("sigma = t x", "negative log", "Eq. 5", "held-out likelihood"):
+        assert term in " ".join(fit_help.split()), term
+    distance_help = " ".join(commands_["distance"].format_help().split())
+    for term in ("Cauchy-Schwarz", "Kullback-Leibler", "mixture Wasserstein", "n_iters", "-1"):
+        assert term in distance_help, term
+
+
+def test_one_name_per_option(capsys, tmp_path):
+    """No option has two spellings, and abbreviations are not guessed."""
+    _, commands_ = _subparsers()
+    for sub in commands_.values():
+        long_names = [a.option_strings for a in sub._actions if a.option_strings]
+        assert all(len([s for s in names if s.startswith("--")]) == 1 for names in long_names)
+    data = tmp_path / "x.npy"
+    np.save(data, np.arange(20.0))
+    code, _, err = run_cli(capsys, "fit", str(data), "--compo", "4", "--out", "m.json")
+    assert code == 2 and "ambiguous" not in err and "--components" in err
+
+
+# ---------------------------------------------------------------- model files and precision
+_WRITE_AND_READ = """
+import sys, numpy as np, jax, jax.numpy as jnp
+import gmmjax as gj
+from gmmjax._src.app.io import load_gmm, save_gmm
+assert not jax.config.jax_enable_x64
+logits = jnp.asarray(np.random.default_rng(0).standard_normal(37), jnp.float32)
+gmm = gj.GMM(jax.nn.softmax(logits), jnp.linspace(0.0, 1.0, 37)[:, None], jnp.ones((37, 1)))
+save_gmm(gmm, sys.argv[1])
+np.save(sys.argv[2], np.asarray(gmm.weights))
+other = load_gmm(sys.argv[3])
+print(repr(np.asarray(other.weights).tolist()))
+"""
+
+
+def test_model_files_round_trip_between_precisions(tmp_path):
+    """A float32 session's file loads in float64 and a float64 session's file in float32."""
+    rng = np.random.default_rng(1)
+    w64 = rng.dirichlet(np.ones(53) * 0.3)  # sums to 1 only within float64 round-off
+    model64 = gj.GMM(w64, rng.standard_normal((53, 2)), rng.uniform(0.5, 2.0, (53, 2)))
+    path64, path32, raw32 = tmp_path / "m64.json", tmp_path / "m32.json", tmp_path / "w32.npy"
+    save_gmm(model64, path64)
+    env = {**os.environ, "JAX_ENABLE_X64": "0", "JAX_PLATFORMS": "cpu"}
+    child = subprocess.run(
+        [sys.executable, "-c", _WRITE_AND_READ, str(path32), str(raw32), str(path64)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    read32 = np.asarray(eval(child.stdout))  # float32 session's copy of the float64 file
+    np.testing.assert_array_equal(read32, w64.astype(np.float32))
+    loaded = load_gmm(path32)  # float64 session, float32 file
+    assert loaded.weights.dtype == np.float64
+    written = np.load(raw32).astype(np.float64)
+    np.testing.assert_allclose(np.asarray(loaded.weights), written, rtol=2e-7, atol=0)
+    assert abs(float(np.sum(loaded.weights)) - 1.0) < 1e-15
+
+
+def test_old_float32_file_loads_and_a_bad_sum_shows_its_digits(capsys, files, tmp_path):
+    """Weights off by float32 round-off load (renormalised); 1e-3 off is an error, digits shown."""
+    a, _ = files
+    w32 = np.full(10, 0.1, np.float32).astype(np.float64)  # float32 0.1: sum 1 + 1.5e-8
+    old = {"weights": w32.tolist(), "means": np.zeros((10, 1)).tolist(), "covs": [[1.0]] * 10}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    assert abs(float(np.sum(load_gmm(path).weights)) - 1.0) < 1e-15
+    with pytest.raises(ValueError, match=r"got a sum of 1\.0000001\d*\. "):
+        gj.GMM(np.array([0.4, 0.6000001]), np.zeros((2, 1)), np.ones((2, 1)))
+    bad = tmp_path / "bad.json"
+    code, _, err = distance_to(capsys, a, bad, json.dumps({**GMM_A, "weights": [0.4, 0.6001]}))
+    assert_usage_error(code, err, "got a sum of 1.000")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import math
 import sys
@@ -26,11 +27,15 @@ import gmmjax as gj
 from gmmjax._src.app import demo, io, plotting
 from gmmjax._src.app.optional import require
 from gmmjax._src.app.outputs import check_output_path, write_atomically
+from gmmjax._src.learner.bandwidth import WidthChoice, select_grid_width
+from gmmjax._src.learner.losses import LOSSES
 
 MAX_COMPONENTS = 10_000  # total basis size `fit` accepts: (components per axis) ** d
 MODEL_SUFFIXES = (".json", ".npz")
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 METRICS = ("l2", "cs", "kl", "mw2")
+FIT_LOSSES = tuple(LOSSES)
+KL_SAMPLES = inspect.signature(gj.kl_divergence).parameters["n_samples"].default
 
 Checkpoint = Callable[[], None]
 
@@ -49,6 +54,11 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         return
     for key, value in summary.items():
         print(f"{key:<22}{value:.6g}" if isinstance(value, float) else f"{key:<22}{value}")
+
+
+def default_steps() -> int:
+    """The number of optimiser steps of a fit without ``--steps``."""
+    return int(gj.FitOptions().steps)
 
 
 def per_axis(text: str) -> tuple[int, ...]:
@@ -97,6 +107,12 @@ def _check_distance_args(args: argparse.Namespace) -> None:
         _warn("--epsilon applies only to --solver sinkhorn; ignored with the exact solver")
     if args.kl_method is not None and args.metric != "kl":
         _warn(f"--kl-method applies only to --metric kl; ignored with --metric {args.metric}")
+    if args.samples is not None and args.samples < 1:
+        _refuse(f"--samples must be >= 1; got {args.samples}")
+    monte_carlo = args.metric == "kl" and args.kl_method == "mc"
+    for option, value in (("--samples", args.samples), ("--seed", args.seed)):
+        if value is not None and not monte_carlo:
+            _warn(f"{option} applies only to --metric kl --kl-method mc; ignored")
 
 
 def _distance_summary(p: gj.GMM, q: gj.GMM, args: argparse.Namespace) -> dict[str, Any]:
@@ -112,7 +128,13 @@ def _distance_summary(p: gj.GMM, q: gj.GMM, args: argparse.Namespace) -> dict[st
             _warn(f"the {solver} solver did not converge; the value is not trustworthy")
     elif args.metric == "kl":
         method = args.kl_method or "variational"
-        summary.update(method=method, value=float(gj.kl_divergence(p, q, method=method)))
+        options: dict[str, Any] = {}
+        if method == "mc":
+            samples = KL_SAMPLES if args.samples is None else args.samples
+            seed = 0 if args.seed is None else args.seed
+            options = {"key": jax.random.key(seed), "n_samples": samples}
+            summary.update(samples=samples, seed=seed)
+        summary.update(method=method, value=float(gj.kl_divergence(p, q, method, **options)))
     else:
         summary["value"] = float(_CLOSED_FORMS[args.metric](p, q))
     return summary
@@ -139,7 +161,7 @@ def _check_fit_args(args: argparse.Namespace) -> tuple[Path, Path | None]:
 
     The data file is checked by :func:`~gmmjax._src.app.io.load_data`, right after.
     """
-    if not (math.isfinite(args.t) and args.t > 0):
+    if args.t is not None and not (math.isfinite(args.t) and args.t > 0):
         _refuse(f"--t must be a finite number > 0; got {args.t}")
     if args.steps is not None and args.steps < 1:
         _refuse(f"--steps must be >= 1; got {args.steps}")
@@ -156,27 +178,64 @@ def _check_fit_args(args: argparse.Namespace) -> tuple[Path, Path | None]:
 def _grid_counts(per_axis: tuple[int, ...], dim: int) -> tuple[int, ...]:
     """Per-axis counts for ``dim``-dimensional data, refused above :data:`MAX_COMPONENTS`."""
     if len(per_axis) not in (1, dim):
-        _refuse(f"--components-per-axis gives {len(per_axis)} counts for {dim}-D data")
+        _refuse(f"--components gives {len(per_axis)} counts for {dim}-D data")
     counts = per_axis * dim if len(per_axis) == 1 else per_axis
     total = math.prod(counts)
     if total > MAX_COMPONENTS:
         grid = " x ".join(map(str, counts))
         _refuse(
-            f"--components-per-axis {','.join(map(str, per_axis))} in {dim}-D gives a grid of "
+            f"--components {','.join(map(str, per_axis))} in {dim}-D gives a grid of "
             f"{grid} = {total:,} components; at most {MAX_COMPONENTS:,} are accepted "
             "(use fewer per axis)"
         )
     return counts
 
 
-def _fit(args: argparse.Namespace, x: np.ndarray, counts: tuple[int, ...]) -> gj.FitResult:
-    basis = gj.grid_basis(x, counts, args.t)
+def _check_loss(loss: str, dim: int) -> None:
+    """Refuse a loss that cannot be fitted to ``dim``-dimensional data, before any work."""
+    if LOSSES[loss].one_dimensional and dim != 1:
+        _refuse(
+            f"--loss {loss} (Eq. 5 of Lu et al. 2023) needs 1-D data; the data are {dim}-D "
+            "(use --loss nll or --loss l2)"
+        )
+
+
+def _choose_width(
+    args: argparse.Namespace, x: np.ndarray, counts: tuple[int, ...]
+) -> tuple[float, WidthChoice | None]:
+    """``--t``, or the width chosen on held-out points (reported on stderr) and its record."""
+    if args.t is not None:
+        return float(args.t), None
+    choice = select_grid_width(x, counts)
+    if not args.quiet:
+        tried = ", ".join(f"{t:g}" for t in choice.widths)
+        sys.stderr.write(
+            f"gmmjax: basis width t = {choice.t:g} grid spacings, chosen by held-out "
+            f"likelihood over t = {tried} (pass --t to set it)\n"
+        )
+    if choice.grid_too_coarse:
+        finer = tuple(2 * n for n in counts)
+        advice = ""
+        if math.prod(finer) <= MAX_COMPONENTS:
+            advice = f" (e.g. --components {','.join(map(str, finer))})"
+        _warn(
+            "the grid is too coarse for the data: the held-out likelihood is best at the "
+            f"narrowest width tried (t = {choice.t:g}) and still rising; use more "
+            f"--components{advice}"
+        )
+    return choice.t, choice
+
+
+def _fit(
+    args: argparse.Namespace, x: np.ndarray, counts: tuple[int, ...], t: float
+) -> gj.FitResult:
+    basis = gj.grid_basis(x, counts, t)
     options: dict[str, Any] = {} if args.steps is None else {"steps": args.steps}
-    steps = args.steps or gj.FitOptions().steps
+    steps = args.steps or default_steps()
     if not args.quiet:
         sys.stderr.write(
             f"gmmjax: fitting {basis.n_components:,} weights to {x.shape[0]:,} points in "
-            f"{x.shape[1]}-D (loss {args.loss}, {steps} steps)\n"
+            f"{x.shape[1]}-D (loss {args.loss}, t = {t:g}, {steps} steps)\n"
         )
         options["log_every"] = max(1, steps // 10)
     # The progress lines of fit_weights go to stderr, so that stdout holds only the result.
@@ -184,12 +243,26 @@ def _fit(args: argparse.Namespace, x: np.ndarray, counts: tuple[int, ...]) -> gj
         return gj.fit_weights(basis, x, loss=args.loss, **options)
 
 
-def _fit_summary(x: np.ndarray, gmm: gj.GMM, args: argparse.Namespace) -> dict[str, Any]:
+def _width_summary(t: float, choice: WidthChoice | None) -> dict[str, Any]:
+    """``t`` and how it was set: ``"t_source"`` is ``"--t"`` or ``"held-out likelihood"``."""
+    if choice is None:
+        return {"t": t, "t_source": "--t"}
+    return {
+        "t": choice.t,
+        "t_source": "held-out likelihood",
+        "grid_too_coarse": choice.grid_too_coarse,
+    }
+
+
+def _fit_summary(
+    x: np.ndarray, gmm: gj.GMM, args: argparse.Namespace, t: float, choice: WidthChoice | None
+) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "n_samples": int(x.shape[0]),
         "dim": int(x.shape[1]),
         "n_components": int(gmm.n_components),
         "loss": args.loss,
+        **_width_summary(t, choice),
         "mean_log_likelihood": float(np.mean(np.asarray(gmm.log_prob(x)))),
     }
     if x.shape[1] == 1:
@@ -203,15 +276,17 @@ def fit_command(args: argparse.Namespace, checkpoint: Checkpoint) -> int:
     """``gmmjax fit``: fit the weights of a grid basis, write the model (and a plot)."""
     out, plot = _check_fit_args(args)
     x = io.load_data(args.data)
+    _check_loss(args.loss, x.shape[1])
     counts = _grid_counts(args.components, x.shape[1])
     start = time.perf_counter()
-    gmm = _fit(args, x, counts).gmm
+    t, choice = _choose_width(args, x, counts)
+    gmm = _fit(args, x, counts, t).gmm
     seconds = time.perf_counter() - start
     parameters = [np.asarray(a) for a in (gmm.weights, gmm.means, gmm.covs)]
     if not all(np.all(np.isfinite(a)) for a in parameters):
         span = float(np.max(np.ptp(x, axis=0)))
         _refuse(f"the fit gave non-finite weights (the data span {span:.3g}); nothing was written")
-    summary = _fit_summary(x, gmm, args)
+    summary = _fit_summary(x, gmm, args, t, choice)
     summary["seconds"] = seconds
     outputs = [(out, lambda path: io.save_gmm(gmm, path))]
     if plot is not None:

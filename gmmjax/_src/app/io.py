@@ -11,6 +11,17 @@ JSON (``.json``)::
 ``covs`` holds full ``(K, d, d)`` matrices or diagonal ``(K, d)`` variances, told apart by
 nesting depth. The optional key ``"format": "gmmjax.gmm/1"`` is written by gmmjax and accepted
 on reading. NPZ (``.npz``): arrays ``weights``, ``means``, ``covs`` with the same shapes.
+
+Precision. Files hold float64 numbers whatever the precision of the session that wrote them,
+so a model written with ``JAX_ENABLE_X64=0`` loads in a float64 session and vice versa:
+
+- on writing, the weights are renormalised in float64 (``w / sum(w)``), so they sum to 1
+  within float64 round-off even when they were computed in float32;
+- on reading, weights whose sum is within the float32 tolerance of 1
+  (:math:`|\\sum_k w_k - 1| \\le 64\\,\\epsilon_{32} K`, about :math:`7.6\\times10^{-6} K`;
+  files written by a float32 session before the rule above) are renormalised in float64 and
+  accepted; a sum further from 1 is an error that prints the sum, unless ``normalize``
+  (``--normalize``) asks to divide by it.
 A fitted scikit-learn ``GaussianMixture`` saved with ``joblib.dump`` (``.joblib``, ``.pkl``)
 is read too (unpickling runs code: only load files you trust); this needs scikit-learn and
 joblib, ``pip install 'gmmjax[sklearn]'``.
@@ -32,6 +43,7 @@ import numpy as np
 
 from gmmjax._src.app.optional import require
 from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.rules import weight_tolerance
 
 FORMAT_TAG = "gmmjax.gmm/1"
 SKLEARN_SUFFIXES = (".joblib", ".pkl")
@@ -57,11 +69,26 @@ def check_input_file(path: str | Path, what: str) -> Path:
     return path
 
 
+def renormalised(weights: Any) -> np.ndarray:
+    """Float64 ``weights / sum(weights)`` when the sum is 1 to float32 precision.
+
+    Any other array (a sum further from 1, negative or non-finite entries, no entries) is
+    returned as float64 unchanged, for the mixture's own checks to report.
+    """
+    w = np.asarray(weights, np.float64)
+    if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0):
+        return w
+    total = float(np.sum(w))
+    if abs(total - 1.0) <= weight_tolerance(np.float32, w.size):
+        return w / total
+    return w
+
+
 def _gmm_from_arrays(
     source: str, weights: Any, means: Any, covs: Any, normalize: bool = False
 ) -> GMM:
     try:
-        arrays = [np.asarray(a, float) for a in (weights, means, covs)]
+        arrays = [renormalised(weights)] + [np.asarray(a, float) for a in (means, covs)]
         return GMM(*arrays, normalize=normalize)
     except (ValueError, TypeError) as err:
         message = str(err).replace("GMM(..., normalize=True) or GMM.from_logits", "--normalize")
@@ -137,12 +164,15 @@ def _gmm_from_sklearn_file(path: Path) -> GMM:
 
 
 def gmm_to_dict(gmm: GMM) -> dict[str, Any]:
-    """The JSON-ready dictionary of a single GMM (schema in the module docstring)."""
+    """The JSON-ready dictionary of a single GMM (schema in the module docstring).
+
+    The weights are renormalised in float64 (see "Precision" in the module docstring).
+    """
     if gmm.batch_shape:
         raise ValueError(f"only single GMMs can be saved; batch_shape is {gmm.batch_shape}")
     return {
         "format": FORMAT_TAG,
-        "weights": np.asarray(gmm.weights, float).tolist(),
+        "weights": renormalised(gmm.weights).tolist(),
         "means": np.asarray(gmm.means, float).tolist(),
         "covs": np.asarray(gmm.covs, float).tolist(),
     }
