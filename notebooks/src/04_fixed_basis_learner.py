@@ -190,11 +190,11 @@ print(f"{time.perf_counter() - start:.1f} s")
 # %% [markdown]
 # ### Where Table 1 differs from the paper's, and why
 #
-# The paper's Table 1 improves as σ grows (Algorithm 1: 0.071, 0.051, 0.044 for σ = 1r, 2r, 3r). Ours does not: Algorithm 1 gets *worse* with σ (about 0.06 at 1r, 0.10 at 3r above), and `fit_weights` stays nearly flat. Three things explain the difference.
+# The paper's Table 1 improves as σ grows (Algorithm 1: 0.071, 0.051, 0.044 for σ = 1r, 2r, 3r). Our Algorithm 1 does not: it gets *worse* with σ (about 0.06 at 1r, 0.10 at 3r above), while `fit_weights` follows the paper's direction. Three things explain the difference.
 #
 # * **What Algorithm 1 computes.** Each point's update depends only on its grid cell, never on the current weights, so the weights are the cell counts spread over the components within about σ of each cell, and the mixture spreads them once more by its own width σ: the fit is the histogram blurred twice by σ. A wider σ averages away more of the sampling noise of about 25 points per cell (the plain histogram scores ≈ 0.10 in `benchmarks/RESULTS.md`) but flattens the target's peaks and edges by about √2 σ. On our targets (component scales from 0.5, a data range of about 25, so r ≈ 0.12 and 3r ≈ 0.37) the flattening wins beyond σ ≈ 1–2r. The paper's trend is what one gets when the noise dominates, i.e. targets that are wider relative to the grid spacing.
 # * **Unstated details.** The paper states neither the window half-width d of Eq. 9 nor how its random targets are scaled against the data range; we use d = r/2 (the windows tile the grid) and the generator of `gmmjax.targets`. Both set where the noise–blur balance falls, so the published numbers are a reference, not something this text can reproduce.
-# * **Why our learner is flat in σ.** `fit_weights` maximises the likelihood through the wide components instead of reading weights off the counts, so it partly undoes the blur (a deconvolution); a larger σ costs it only the detail that 200 components of that width cannot represent.
+# * **Why our learner does not degrade with σ.** `fit_weights` maximises the likelihood through the wide components instead of reading weights off the counts, so it partly undoes the blur (a deconvolution); a larger σ costs it only the detail that 200 components of that width cannot represent.
 #
 # Algorithm 2 as written is an order of magnitude worse than the paper reports (see above and its docstring); its small decrease with σ comes from wider components carrying some mass into the cells whose weights were clipped to 0.
 
