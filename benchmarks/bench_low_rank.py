@@ -113,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=4, metavar=("FN", "D", "R", "STRUCTURE"))
     parser.add_argument("--x64", type=int, default=1)
+    parser.add_argument("--dims", type=int, nargs="+", default=list(DIMS))
     args = parser.parse_args()
     if args.child:
         fn, d, r, structure = args.child
@@ -132,7 +133,7 @@ def main() -> None:
     ]
     rows: list = []
     for fn in FUNCTIONS:
-        for d in DIMS:
+        for d in args.dims:
             r = 16 if d >= 4096 else 8
             low = run_child(__file__, ["--child", fn, str(d), str(r), "low_rank"], bool(args.x64))
             dense = None
