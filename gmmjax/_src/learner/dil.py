@@ -106,8 +106,8 @@ def density_information_loss(
           + \\sum_{i=1}^n |P_T\\{\\mu_i \\pm d\\} - P_G\\{\\mu_i \\pm d\\}|
           + |P_T\\{x > \\mu_n + d\\} - P_G\\{x > \\mu_n + d\\}|
 
-    (Lu, Ding, Wu & Yuan 2023, equation 9), with :math:`\\mu_i` the mixture's means in increasing order
-    (or ``centers``) and
+    (Lu, Ding, Wu & Yuan 2023, equation 9), with :math:`\\mu_i` the mixture's means in
+    increasing order (or ``centers``) and
     :math:`\\mu_i \\pm d = (\\mu_i - d, \\mu_i + d]`. :math:`0 \\le L \\le 2`. Differentiable in
     the mixture's parameters (a subgradient where a term is zero).
 
