@@ -726,9 +726,9 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ),
     (
         "EM unknown init",
-        lambda: gj.fit_em(np.arange(5.0), 2, jax.random.key(0), init="kmeans"),
+        lambda: gj.fit_em(np.arange(5.0), 2, jax.random.key(0), init="k-means"),
         ValueError,
-        r"^unknown init 'kmeans'; expected one of \('kmeans\+\+', 'random'\)",
+        r"^unknown init 'k-means'; expected one of \('kmeans', 'kmeans\+\+', 'random'\)",
     ),
     (
         "EM init GMM of another size",
@@ -855,8 +855,10 @@ LOW_RANK_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"noise must be > 0; noise = -1",
     ),
     (
-        "low-rank mixture in a transport distance",
-        lambda: gj.mw2_distance(*[gj.GMM.low_rank(_LW, _LM, _LF, _LS)] * 2),
+        "low-rank mixture in a transport map",
+        lambda: gj.mw2_transport_map(
+            *[gj.GMM.low_rank(_LW, _LM, _LF, _LS)] * 2, jnp.zeros((2, _LM.shape[-1]))
+        ),
         TypeError,
         r"does not take low-rank covariances.*to_dense\(\)",
     ),
