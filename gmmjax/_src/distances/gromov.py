@@ -27,7 +27,7 @@ def _distance_pair(a: Gaussian, b: Gaussian) -> jax.Array:
 
 
 def _map_pair(a: Gaussian, b: Gaussian) -> tuple[jax.Array, jax.Array]:
-    return ggw_transport_map(a.mean, a.cov, a.is_diagonal, b.mean, b.cov, b.is_diagonal)
+    return ggw_transport_map(a.mean, a.full_cov(), b.mean, b.full_cov())
 
 
 def gaussian_gromov_wasserstein(g0: Gaussian, g1: Gaussian) -> jax.Array:

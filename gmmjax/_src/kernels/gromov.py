@@ -46,10 +46,6 @@ from gmmjax._src.math.numerics import safe_sqrt
 __all__ = ["ggw_squared", "ggw_transport_map"]
 
 
-def _dense(cov: jax.Array, diagonal: bool) -> jax.Array:
-    return jnp.vectorize(jnp.diag, signature="(d)->(d,d)")(cov) if diagonal else cov
-
-
 def _padded_spectra(
     cov0: jax.Array, diagonal0: bool, cov1: jax.Array, diagonal1: bool
 ) -> tuple[jax.Array, jax.Array]:
@@ -81,42 +77,35 @@ def ggw_squared(cov0: jax.Array, diagonal0: bool, cov1: jax.Array, diagonal1: bo
     return jnp.maximum(4.0 * gap**2 + 8.0 * jnp.sum((l0 - l1) ** 2, axis=-1), 0.0)
 
 
-def _eigenbasis(cov: jax.Array, diagonal: bool) -> tuple[jax.Array, jax.Array]:
+def _eigenbasis(cov: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Eigenvalues (decreasing, clamped at 0) and eigenvectors with a fixed sign convention.
 
     Each eigenvector is flipped so that its entry of largest magnitude is positive: the map is
     then a function of the covariances (for simple spectra), not of LAPACK's sign choices.
     """
-    w, v = eigh(_dense(cov, diagonal))
+    w, v = eigh(cov)
     w, v = jnp.maximum(w[::-1], 0.0), v[:, ::-1]
     pivot = jnp.take_along_axis(v, jnp.argmax(jnp.abs(v), axis=0)[None], axis=0)
     return w, v * jnp.where(pivot < 0, -1.0, 1.0)
 
 
 def ggw_transport_map(
-    mean0: jax.Array,
-    cov0: jax.Array,
-    diagonal0: bool,
-    mean1: jax.Array,
-    cov1: jax.Array,
-    diagonal1: bool,
+    mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     """The affine part :math:`(A, b)` of an optimal Gaussian Gromov–Wasserstein coupling.
 
     Args:
         mean0: ``(d0,)`` mean of the source.
-        cov0: ``(d0, d0)`` covariance (or ``(d0,)`` variances) of the source.
-        diagonal0: whether ``cov0`` holds diagonal variances.
+        cov0: ``(d0, d0)`` covariance of the source.
         mean1: ``(d1,)`` mean of the target.
-        cov1: ``(d1, d1)`` covariance (or ``(d1,)`` variances) of the target.
-        diagonal1: whether ``cov1`` holds diagonal variances.
+        cov1: ``(d1, d1)`` covariance of the target.
 
     Returns:
         ``A`` of shape ``(d1, d0)`` and ``b`` of shape ``(d1,)`` (the module docstring).
         Directions where :math:`\\Sigma_0` has a zero eigenvalue map to 0 (a pseudo-inverse).
     """
-    w0, v0 = _eigenbasis(cov0, diagonal0)
-    w1, v1 = _eigenbasis(cov1, diagonal1)
+    w0, v0 = _eigenbasis(cov0)
+    w1, v1 = _eigenbasis(cov1)
     k = min(w0.shape[-1], w1.shape[-1])
     positive = w0[:k] > w0[0] * jnp.finfo(w0.dtype).eps
     scale = jnp.where(positive, safe_sqrt(w1[:k] / jnp.where(positive, w0[:k], 1.0)), 0.0)
