@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "log_l2_distance_squared": "gmmjax._src.distances.l2",
     "gaussian_gromov_wasserstein": "gmmjax._src.distances.gromov",
     "gaussian_gromov_wasserstein_map": "gmmjax._src.distances.gromov",
+    "mixture_gromov_wasserstein": "gmmjax._src.distances.mixture_gromov",
     "geodesic": "gmmjax._src.distances.transport",
     "mw2_distance": "gmmjax._src.distances.transport",
     "mw2_plan": "gmmjax._src.distances.transport",
@@ -119,6 +120,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         log_inner_product,
         log_l2_distance_squared,
     )
+    from gmmjax._src.distances.mixture_gromov import mixture_gromov_wasserstein
     from gmmjax._src.distances.transport import geodesic, mw2_distance, mw2_plan
     from gmmjax._src.distances.transport_maps import mw2_coupling_density, mw2_transport_map
     from gmmjax._src.learner.dil import (
@@ -169,6 +171,7 @@ __all__ = [
     "log_gaussian_overlap",
     "log_inner_product",
     "log_l2_distance_squared",
+    "mixture_gromov_wasserstein",
     "mw2_barycenter",
     "mw2_barycenter_free_support",
     "mw2_coupling_density",
