@@ -163,3 +163,5 @@ def test_a_non_mixture_is_refused_naming_the_argument():
     g0, _ = _gaussians()
     with pytest.raises(TypeError, match=r"^q must be a GMM or a Gaussian; got str"):
         gmmjax.l2_distance(g0, "x")
+    with pytest.raises(TypeError, match=r"^p must be a GMM or a Gaussian; got str"):
+        gmmjax.mixture_gromov_wasserstein("x", g0)

@@ -4,33 +4,35 @@ A mixture :math:`\\mu_0 = \\sum_i a_i\\nu_0^i` on :math:`\\mathbb R^{d_0}` is re
 mixture Wasserstein distance (:mod:`gmmjax._src.distances.transport`), as a discrete measure
 on the Wasserstein space of Gaussians; :math:`\\mu_1 = \\sum_j b_j\\nu_1^j` lives on
 :math:`\\mathbb R^{d_1}`, possibly :math:`d_1 \\ne d_0`. Salmona, Delon & Desolneux (2024,
-"Gromov–Wasserstein-like distances in the Gaussian mixture models space", §3, the definition
-of :math:`MGW_2`) compare the two discrete measures by Gromov–Wasserstein with the squared
-:math:`W_2` distances between components of one mixture as inner costs, as GW compares point
-clouds with squared Euclidean distances:
+"Gromov–Wasserstein-like distances in the Gaussian mixture models space", arXiv:2310.11256,
+their definition of :math:`MGW_2`) compare the two discrete measures by Gromov–Wasserstein
+with the squared :math:`W_2` distances between components of one mixture as inner costs, as
+GW compares point clouds with squared Euclidean distances:
 
 .. math::
     MGW_2^2(\\mu_0, \\mu_1) = \\min_{\\pi\\in\\Pi(a, b)} \\sum_{i,k=1}^{K_0}\\sum_{j,l=1}^{K_1}
     \\big(W_2^2(\\nu_0^i, \\nu_0^k) - W_2^2(\\nu_1^j, \\nu_1^l)\\big)^2\\,\\pi_{ij}\\,\\pi_{kl}.
 
-The inner costs are the Bures cost matrices :math:`C^0 = (W_2^2(\\nu_0^i, \\nu_0^k))_{ik}`
+The inner costs are squared :math:`W_2` distances (as in the authors' code release), the
+Bures cost matrices :math:`C^0 = (W_2^2(\\nu_0^i, \\nu_0^k))_{ik}`
 and :math:`C^1` (:func:`gmmjax.bures_cost_matrix` of each mixture with itself).
 
-The problem is a non-convex quadratic program over the couplings. It is solved by
+The objective :math:`\\mathcal E(\\pi)` (:func:`~gmmjax._src.kernels.gromov.gw_objective`) is
+a non-convex quadratic function of the coupling. The problem is solved by
 Frank–Wolfe (conditional gradient) from the independent coupling :math:`ab^T`, with the
 exact line search of the quadratic and one exact LP (:func:`gmmjax.exact_ot`) per step, the
 algorithm of POT's ``ot.gromov.gromov_wasserstein``. It stops when the Frank–Wolfe gap
 :math:`\\langle\\nabla\\mathcal E(\\pi), \\pi - \\pi_{LP}\\rangle` and the decrease of
 :math:`\\mathcal E` along the line-searched step towards :math:`\\pi_{LP}` are both below
 ``tol`` times :math:`\\max|\\nabla\\mathcal E(\\pi)|`: then :math:`\\pi` is a stationary
-point that the step cannot improve (a local minimum in every observed case), not
-necessarily the global one.
+point that the step cannot improve, not necessarily the global minimum.
 
 When both inner cost matrices are conditionally negative definite (squared Euclidean
 distance matrices, e.g. components with commuting covariances), the objective is concave on
 the affine hull of :math:`\\Pi(a, b)`, so its minimum is attained at a vertex of the
 transport polytope — a permutation for uniform weights and :math:`K_0 = K_1` (Maron &
-Lipman 2018); the tests check the solver against that brute-force optimum.
+Lipman 2018); the tests check the stationarity of the returned coupling against every
+vertex, and the solver against that brute-force optimum.
 
 Derivatives (envelope theorem at the returned stationary point :math:`\\pi^*`): in the
 inner costs, those of :math:`\\mathcal E(\\pi^*)` at fixed :math:`\\pi^*`; in the weights, the
@@ -203,9 +205,9 @@ def mixture_gromov_wasserstein(
 ) -> jax.Array | tuple[jax.Array, OTResult]:
     """Mixture Gromov–Wasserstein distance :math:`MGW_2` between mixtures of any two dimensions.
 
-    Salmona, Delon & Desolneux (2024, §3): the Gromov–Wasserstein distance between the two
-    mixtures read as discrete measures on the space of Gaussians, with the squared
-    :math:`W_2` distances between the components of each mixture as inner costs,
+    Salmona, Delon & Desolneux (2024, arXiv:2310.11256): the Gromov–Wasserstein distance
+    between the two mixtures read as discrete measures on the space of Gaussians, with the
+    squared :math:`W_2` distances between the components of each mixture as inner costs,
 
     .. math::
         MGW_2(\\mu_0, \\mu_1) = \\Big(\\min_{\\pi\\in\\Pi(a, b)} \\sum_{ikjl}
