@@ -282,6 +282,29 @@ def test_stack_padding_changes_no_result(rng, diagonal):
             )
 
 
+def _density_sum(p: gj.GMM, q: gj.GMM) -> jax.Array:
+    return gj.l2_distance(p, q) + gj.kl_divergence(p, q)
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_zero_weight_component_with_zero_covariance_changes_no_result(rng, diagonal):
+    """A padding component with an all-zero covariance gives the values of one with any
+    other covariance (which are the unpadded ones: ``test_stack_padding_changes_no_result``),
+    eagerly, and finite gradients (traced: no value check). It raised eagerly; KL was NaN."""
+    w, m, c = random_gmm_arrays(rng, 3, 2, diagonal=diagonal)
+    w = np.append(w[:2] / w[:2].sum(), 0.0)
+    reference = as_gmm(w, m, c)  # the same shapes: every compiled program is reused
+    padded = as_gmm(w, m, c.copy() * np.array([1.0, 1.0, 0.0]).reshape(-1, *[1] * (c.ndim - 1)))
+    q = as_gmm(*random_gmm_arrays(rng, 2, 2, diagonal=diagonal))
+    x = jnp.asarray(rng.standard_normal((4, 2)), DTYPE)
+    close = dict(rtol=tol(1e-12, 1e-5), atol=tol(1e-14, 1e-6))
+    np.testing.assert_allclose(gj.l2_distance(padded, q), gj.l2_distance(reference, q), **close)
+    np.testing.assert_allclose(gj.kl_divergence(padded, q), gj.kl_divergence(reference, q), **close)
+    np.testing.assert_allclose(padded.log_prob(x), reference.log_prob(x), **close)
+    grads = jax.grad(_density_sum)(padded, q)  # jitted inside: the traced path
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(grads))
+
+
 def test_stack_mixed_diagonal_and_full_becomes_full(rng):
     a = as_gmm(*random_gmm_arrays(rng, 2, 2, diagonal=True))
     b = as_gmm(*random_gmm_arrays(rng, 3, 2))

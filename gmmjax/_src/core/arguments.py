@@ -69,7 +69,9 @@ def require_definite(name: str, g: Any, function: str) -> None:
     dtype) times its largest, i.e. its condition number is at least ``1/eps`` (about 8e6 in
     float32, 4.5e15 in float64): then its rounding error can move the smallest eigenvalue
     to or below 0. The constructor accepts such covariances (the transport distances handle
-    them); the density-based functions refuse them eagerly, naming the argument. Traced
+    them); the density-based functions refuse them eagerly, naming the argument. A
+    zero-weight (padding) component is not checked: its covariance changes no result (the
+    callers replace it by the identity, :func:`~gmmjax._src.core.mixture.unit_padding`). Traced
     values are not checked (see ``docs/numerics.md``). The eigenvalues come from numpy in
     float64 on the host, outside XLA.
     """
@@ -85,6 +87,8 @@ def require_definite(name: str, g: Any, function: str) -> None:
         lo, hi = lam.min(axis=-1), lam.max(axis=-1)
     eps = float(np.finfo(c.dtype).eps)
     bad = ~(lo > eps * hi)
+    if isinstance(g, GMM) and is_concrete(g.weights):  # padding: any covariance, no effect
+        bad = bad & (np.asarray(g.weights) > 0)
     if not np.any(bad):
         return
     index = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0])

@@ -51,7 +51,7 @@ from gmmjax._src.core.scalars import sample_shape_tuple
 from gmmjax._src.math.linalg import cholesky_and_inverse
 from gmmjax._src.math.numerics import weighted_logsumexp
 
-__all__ = ["GMM", "Gaussian", "float_dtype"]
+__all__ = ["GMM", "Gaussian", "float_dtype", "unit_padding"]
 
 
 _HALF_PRECISION = (jnp.float16, jnp.bfloat16)
@@ -787,6 +787,29 @@ class GMM(_Shapes):
         return _points(x, self.dim, self.dtype)
 
 
+def unit_padding(g: GMM) -> GMM:
+    """``g`` with the covariance of every zero-weight component replaced by the identity.
+
+    A zero-weight (padding) component changes no density-based result, but its covariance
+    still enters the arithmetic: an all-zero one makes log-determinants ``-inf`` and
+    Mahalanobis terms ``0 * inf``, and the weight of 0 cannot cancel a NaN. Replacing it by
+    :math:`I` (diagonal: unit variances; low rank: :math:`F = 0`, :math:`s = 1`) with
+    ``jnp.where`` leaves every weighted sum unchanged and keeps gradients finite: the
+    replaced entries get a zero cotangent. Batch axes are kept.
+    """
+    padding = g.weights == 0
+
+    def unit(leaf: jax.Array, value: Any) -> jax.Array:
+        mask = padding.reshape(padding.shape + (1,) * (leaf.ndim - padding.ndim))
+        return jnp.where(mask, jnp.asarray(value, leaf.dtype), leaf)
+
+    if g.is_low_rank:
+        covs = LowRankCovariance(unit(g.covs.factors, 0.0), unit(g.covs.noise, 1.0))
+    else:
+        covs = unit(g.covs, 1.0 if g.is_diagonal else jnp.eye(g.dim))
+    return GMM._unchecked(g.weights, g.means, covs)
+
+
 def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
     """Apply ``fn`` to every mixture of a batched GMM (any number of batch axes)."""
     for _ in gmm.batch_shape:
@@ -797,11 +820,13 @@ def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
 # One compiled program per shape for the eager methods (inlined under a caller's ``jit``).
 @jax.jit
 def _log_prob(g: GMM, x: jax.Array) -> jax.Array:
+    g = unit_padding(g)  # zero-weight components: any covariance, no effect
     return weighted_logsumexp(g.component_log_prob(x), g.weights, axis=-1)
 
 
 @jax.jit
 def _log_responsibilities(g: GMM, x: jax.Array) -> jax.Array:
+    g = unit_padding(g)
     return log_posteriors(g.component_log_prob(x), g.weights)[0]
 
 

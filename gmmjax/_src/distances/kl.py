@@ -34,7 +34,7 @@ from gmmjax._src.core.arguments import (
 )
 from gmmjax._src.core.checks import check_choice
 from gmmjax._src.core.lift import map_pairs
-from gmmjax._src.core.mixture import GMM, Gaussian
+from gmmjax._src.core.mixture import GMM, Gaussian, unit_padding
 from gmmjax._src.core.scalars import check_static_int
 from gmmjax._src.kernels.kl import component_kl_matrix, entropy, gaussian_kl
 from gmmjax._src.kernels.overlap import log_gram
@@ -262,8 +262,13 @@ def kl_divergence(
     p, q = check_gmm_pair(p, q)
     require_definite("p", p, "kl_divergence")
     require_definite("q", q, "kl_divergence")
-    estimator = KL_METHODS[method]
     if method == "mc" and key is None:
         raise ValueError('kl_divergence(method="mc") needs a PRNG key: pass key=jax.random.key(0)')
     n_samples = check_static_int("n_samples", n_samples)
-    return map_pairs(estimator, p, q, key, n_samples=n_samples)
+    return map_pairs(_estimate, p, q, key, method=method, n_samples=n_samples)
+
+
+def _estimate(p: GMM, q: GMM, key: jax.Array | None, *, method: str, n_samples: int):
+    """One pair, zero-weight components given the identity covariance (any covariance there
+    changes no estimate, but an all-zero one would make the arithmetic NaN)."""
+    return KL_METHODS[method](unit_padding(p), unit_padding(q), key, n_samples)

@@ -10,7 +10,8 @@ Everything is computed in log space. The building block is the Gram entry
 :math:`\\Sigma_i+\\Lambda_j` (diagonal covariances: elementwise, no matrices). The mixture inner
 products :math:`\\langle p, q\\rangle = \\sum_{ij} \\alpha_i\\beta_j C_{ij}` are log-sum-exps
 of these entries with the weights as multipliers, so zero-weight (padding) components
-contribute nothing and have finite gradients.
+contribute nothing and have finite gradients (whatever their covariance, even all zero:
+it is replaced by the identity first, :func:`~gmmjax._src.core.mixture.unit_padding`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import jax.numpy as jnp
 
 from gmmjax._src.core.arguments import check_gmm_pair, require_definite
 from gmmjax._src.core.lift import map_pairs
-from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.mixture import GMM, unit_padding
 from gmmjax._src.core.stacking import stack
 from gmmjax._src.kernels.overlap import (
     log_gram,
@@ -44,6 +45,7 @@ __all__ = [
 
 
 def _log_inner_single(p: GMM, q: GMM) -> jax.Array:
+    p, q = unit_padding(p), unit_padding(q)
     k = reference_exponent(p, q)
     one = log_inner_products(_one(p), _one(q), k)[0, 0]
     return one + log_overlap_offset(p.dim, k, p.dtype)
@@ -207,6 +209,7 @@ FROM_LOG_INNER_PRODUCTS = {
 
 
 def _overlap_distance_pair(p: GMM, q: GMM, *, name: str) -> jax.Array:
+    p, q = unit_padding(p), unit_padding(q)  # zero-weight components: any covariance
     return FROM_LOG_INNER_PRODUCTS[name](*_l2_parts(p, q))
 
 
