@@ -45,8 +45,8 @@ def _isometry(rng, g, d_out):
 def test_discrete_problem_equals_pot():
     ot = pytest.importorskip("ot")
     rng = np.random.default_rng(0)
-    for _ in range(6):
-        p, q = _gmm(rng, 4, 3), _gmm(rng, 3, 2)
+    for _ in range(4):  # the shapes of the permutation test below: one compiled program
+        p, q = _gmm(rng, 4, 3), _gmm(rng, 4, 2)
         c0, c1 = _costs(p), _costs(q)
         a, b = np.asarray(p.weights, np.float64), np.asarray(q.weights, np.float64)
         res = gromov_wasserstein_costs(c0, c1, a, b)
@@ -96,7 +96,9 @@ def test_stationary_against_every_permutation_and_global_from_the_best_one():
 def test_isometry_invariance_and_zero_for_an_isometric_copy():
     rng = np.random.default_rng(2)
     p, q = _gmm(rng, 3, 2), _gmm(rng, 3, 3)
-    d = float(gmmjax.mixture_gromov_wasserstein(p, q))
+    value = gmmjax.mixture_gromov_wasserstein(p, q)
+    assert value.dtype == (jnp.float64 if X64 else jnp.float32)
+    d = float(value)
     moved_p, moved_q = _isometry(rng, p, 2), _isometry(rng, q, 3)
     np.testing.assert_allclose(
         float(gmmjax.mixture_gromov_wasserstein(moved_p, moved_q)), d, rtol=tol(1e-8, 1e-3)
@@ -124,7 +126,7 @@ def test_one_component_closed_forms():
 
 def test_unconverged_is_nan_and_says_so():
     rng = np.random.default_rng(0)
-    p, q = _gmm(rng, 4, 3), _gmm(rng, 3, 2)
+    p, q = _gmm(rng, 4, 3), _gmm(rng, 4, 2)
     c0, c1 = _costs(p), _costs(q)
     res = gromov_wasserstein_costs(c0, c1, p.weights, q.weights, max_iter=1)
     assert not bool(res.converged)
@@ -186,9 +188,3 @@ def test_gradient_finite_at_zero_distance():
     grads = _grad(p.weights, p.means, p.covs, q)
     for g in grads:
         assert np.all(np.isfinite(np.asarray(g)))
-
-
-def test_dtype_follows_precision():
-    p = GMM.univariate([0.5, 0.5], [0.0, 3.0], [1.0, 2.0])
-    d = gmmjax.mixture_gromov_wasserstein(p, p)
-    assert d.dtype == (jnp.float64 if X64 else jnp.float32)
