@@ -64,20 +64,25 @@ class RandomTarget:
         Returns:
             The CDF at ``x``, float64, of the shape of ``x``.
         """
-        x = np.asarray(x, dtype=np.float64)
-        return sum(w * p.cdf(x) for w, p in zip(self.weights, self.parts, strict=True))
+        return self._mixed("cdf", x)
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
-        """Exact density (float64).
+        """Exact density (float64), the derivative of :meth:`cdf`.
 
         Args:
             x: points, any shape.
 
         Returns:
-            The density at ``x``, float64, of the shape of ``x``.
+            The density at ``x`` (float64, shaped like ``x``).
         """
+        return self._mixed("pdf", x)
+
+    def _mixed(self, function: str, x: np.ndarray) -> np.ndarray:
+        """The weighted sum over the components of their scipy ``function`` at ``x``."""
         x = np.asarray(x, dtype=np.float64)
-        return sum(w * p.pdf(x) for w, p in zip(self.weights, self.parts, strict=True))
+        return sum(
+            w * getattr(p, function)(x) for w, p in zip(self.weights, self.parts, strict=True)
+        )
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` independent draws, shape ``(n,)``.
