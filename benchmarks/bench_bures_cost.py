@@ -18,7 +18,9 @@ naive loop, about 40 s already at K = 64, d = 32 here.
 nuclear norms of all pairs come from the Newton–Schulz polar iteration (matrix products only,
 ``gmmjax._src.math.polar``), for larger ``d`` from one LAPACK SVD per pair
 (``gmmjax._src.kernels.bures.NS_MAX_D_CPU``). The ``gmmjax SVD`` column always times the
-SVD route (``--no-svd`` skips it), with the same square roots.
+SVD route (``--no-svd`` skips it), with the same square roots; ``bures_cost_matrix`` has no
+public switch between its routes, so that column calls the kernel's private
+``gmmjax._src.kernels.bures._bures_cost(p, q, "svd")``.
 
 Usage: JAX_ENABLE_X64=1 python benchmarks/bench_bures_cost.py [--quick]
 """

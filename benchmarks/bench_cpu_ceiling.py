@@ -34,6 +34,12 @@ Rows: the issue's CPU targets (Bures K = 64 at d = 32 against OTT and POT, at d 
 1,000 exact mixture distances, K = d = 8, against a loop over POT's ``gmm_ot_loss``; for the
 batch the floor counts the Bures products only, not the square roots or the LPs).
 
+A ceiling study, so it reaches inside the library where no user would: it times the
+Newton–Schulz products on their own (the block size and the pair-last unrolled products of
+``gmmjax._src.math.polar``) and reads the step count and singular-value bounds of the
+iteration (``gmmjax._src.kernels.bures._ns_inputs``); the public ``bures_cost_matrix`` gives
+neither.
+
 Usage: JAX_ENABLE_X64=1 python benchmarks/bench_cpu_ceiling.py [--repeat 3]
 """
 
