@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import importlib.util
+import io
 import json
 import os
 import signal
@@ -25,6 +28,13 @@ from gmmjax._src.app.io import load_gmm, save_gmm
 # Argument handling and files do not depend on the default precision; the numbers come from
 # library functions tested in both runs.
 pytestmark = only_float64_run
+
+# Compiling a fit is what costs (seconds per program), so the fits below share programs: the
+# quick fits all run QUICK_FIT on 1-D data of QUICK_POINTS points (one compiled program per
+# loss), and the tests that only read a default fit's outputs share one run (``blob_fit``).
+QUICK_POINTS = 120
+QUICK_FIT = ("--components", "6", "--t", "2", "--steps", "5", "--quiet")
+BLOB_FIT = ("--components", "10", "--steps", "100")  # the default width, progress lines
 
 GMM_A = {"weights": [0.4, 0.6], "means": [[0.0, 0.0], [1.0, 1.0]], "covs": [[1.0, 1.0], [0.5, 2.0]]}
 GMM_B = {
@@ -50,6 +60,34 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """Exit status and output of one in-process command line."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_captured(*argv: str) -> Run:
+    """``cli.main(argv)`` in this process, its stdout and stderr captured (no ``capsys``)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(list(argv))
+        except SystemExit as exc:
+            code = exc.code
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def one_d(tmp_path):
+    """A 1-D data file of QUICK_POINTS points (the shape every quick fit uses)."""
+    path = tmp_path / "one.npy"
+    np.save(path, np.random.default_rng(0).standard_normal(QUICK_POINTS))
+    return path
 
 
 def assert_usage_error(code: int, err: str, *fragments: str) -> None:
@@ -237,35 +275,25 @@ def test_error_bad_fit_values(capsys, tmp_path, flag, value, fragment):
 
 
 def test_fit_writes_a_model(capsys, tmp_path):
-    rng = np.random.default_rng(0)
+    """A CSV file with a header in, the model and a plain summary out (1-D: with the DIL)."""
     data = tmp_path / "data.csv"
-    np.savetxt(data, rng.normal(size=400), header="x", comments="")
+    np.savetxt(data, np.random.default_rng(0).normal(size=QUICK_POINTS), header="x", comments="")
     out = tmp_path / "model.json"
-    args = ["fit", str(data), "--components", "8", "--t", "2", "--steps", "30", "--out", str(out)]
-    code, stdout, _ = run_cli(capsys, *args)
-    assert code == 0
+    code, stdout, err = run_cli(capsys, "fit", str(data), *QUICK_FIT, "--out", str(out))
+    assert code == 0 and err == ""  # --quiet: nothing on stderr
     model = load_gmm(out)
-    assert model.n_components == 8
-    assert "dil_empirical" in stdout and "mean_log_likelihood" in stdout
+    assert model.n_components == 6
+    summary = dict(line.split(maxsplit=1) for line in stdout.splitlines())
+    assert summary["written"] == str(out) and summary["t_source"] == "--t"
+    assert float(summary["mean_log_likelihood"]) == pytest.approx(
+        float(np.mean(np.asarray(model.log_prob(np.loadtxt(data, skiprows=1)[:, None])))), rel=1e-5
+    )
+    assert 0.0 <= float(summary["dil_empirical"]) <= 1.0
 
 
 def test_error_fit_missing_out(capsys, tmp_path):
     code, _, err = run_cli(capsys, "fit", str(tmp_path / "x.npy"), "--components", "3")
     assert_syntax_error(code, err, "--out")
-
-
-def test_entry_point_subprocess_error_has_no_traceback(tmp_path):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "gmmjax", "distance", str(tmp_path / "a.json"), "b.json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0
-    assert "Traceback" not in proc.stderr
 
 
 # ---------------------------------------------------------------- optional dependencies
@@ -314,33 +342,59 @@ def test_joblib_file_without_sklearn(capsys, files, tmp_path, without, missing):
     assert stdout == ""
 
 
-def test_cli_imports_without_optional_dependencies():
-    code = (
-        "import sys\n"
-        "for name in ('matplotlib', 'sklearn', 'joblib'):\n"
-        "    sys.modules[name] = None\n"
-        "import gmmjax.cli, gmmjax.targets\n"
-        "print(gmmjax.cli.build_parser().prog)\n"
-    )
+_WITHOUT_EXTRAS = """
+import runpy, sys
+for name in ('matplotlib', 'sklearn', 'joblib'):
+    sys.modules[name] = None
+import gmmjax.cli, gmmjax.targets
+print(gmmjax.cli.build_parser().prog, flush=True)
+sys.argv = ['gmmjax', *sys.argv[1:]]
+runpy.run_module('gmmjax', run_name='__main__', alter_sys=True)  # as python -m gmmjax
+"""
+
+
+def test_entry_point_without_optional_dependencies(tmp_path):
+    """A fresh process without the extras imports the CLI, and ``python -m gmmjax`` reports
+    an error in one line, without a traceback (one process for both: starting one costs)."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    argv = ["distance", str(tmp_path / "a.json"), "b.json"]
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-c", _WITHOUT_EXTRAS, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "gmmjax"
+    assert proc.stdout.strip() == "gmmjax", proc.stderr
+    assert proc.returncode == 2
+    assert_usage_error(proc.returncode, proc.stderr, "a.json", "no such file")
 
 
-@pytest.mark.parametrize("dim", [1, 2, 3])
-def test_fit_plot_writes_png(capsys, tmp_path, dim):
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_plot_writes_png(capsys, tmp_path, one_d):
+    """1-D through the command line (2-D: ``blob_fit``; more dimensions: the next test)."""
     pytest.importorskip("matplotlib")
-    data = tmp_path / "data.npy"
-    np.save(data, np.random.default_rng(dim).standard_normal((300, dim)))
     plot = tmp_path / "fit.png"
-    args = ["fit", str(data), "--components", "3", "--t", "2", "--steps", "20", "--out"]
-    code, stdout, _ = run_cli(capsys, *args, str(tmp_path / "m.json"), "--plot", str(plot))
+    args = ["fit", str(one_d), *QUICK_FIT, "--out", str(tmp_path / "m.json"), "--plot"]
+    code, stdout, _ = run_cli(capsys, *args, str(plot))
     assert code == 0
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot.read_bytes()[:8] == PNG
     assert f"plot                  {plot}" in stdout
+
+
+def test_fit_plot_of_three_dimensional_data(tmp_path, blob_fit):
+    """3-D data: the plot shows the first two coordinates (the fit itself is as in 2-D).
+
+    A 10 x 10 x 1 grid has the shapes of ``blob_fit``'s plot in its first two coordinates, so
+    the densities drawn reuse that plot's compiled programs.
+    """
+    pytest.importorskip("matplotlib")
+    x = np.random.default_rng(3).standard_normal((300, 3))
+    plot = tmp_path / "fit.png"
+    commands.plotting.plot_fit(plot, x, gj.grid_basis(x, (10, 10, 1), 2.0))
+    assert plot.read_bytes()[:8] == PNG
 
 
 def test_demo_sections_name_the_papers():
@@ -474,32 +528,19 @@ def test_version_and_bare_command(capsys):
     assert "{demo,distance,fit}" in err
 
 
-def test_fit_progress_on_stderr_and_quiet(capsys, tmp_path, data_file):
-    out = tmp_path / "m.json"
-    args = [
-        "fit",
-        str(data_file),
-        "--components",
-        "3",
-        "--t",
-        "2",
-        "--steps",
-        "20",
-        "--out",
-        str(out),
-    ]
-    code, stdout, err = run_cli(capsys, *args, "--json")
-    assert code == 0
-    summary = json.loads(stdout)  # stdout holds the result only
-    assert summary["n_components"] == 9 and summary["written"] == str(out)
-    assert "fitting 9 weights to 200 points in 2-D" in err
-    assert err.count("fit_weights step") == 10 and "/20" in err
-    code, stdout, err = run_cli(capsys, *args, "--quiet")
-    assert code == 0 and err == ""
+def test_fit_progress_on_stderr(blob_fit):
+    """Progress lines (ten of them) on stderr, the result alone on stdout."""
+    assert blob_fit.run.code == 0
+    summary = json.loads(blob_fit.run.out)  # stdout holds the result only
+    assert summary["n_components"] == 100 and summary["written"] == str(blob_fit.model)
+    err = blob_fit.run.err
+    assert "fitting 100 weights to 2,000 points in 2-D" in err
+    assert err.count("fit_weights step") == 10 and "/100" in err
+    # --quiet: test_fit_writes_a_model and test_every_loss_runs_or_refuses_at_once
 
 
 # ---------------------------------------------------------------- outputs are never lost
-def test_failed_plot_leaves_the_previous_model(capsys, monkeypatch, tmp_path, data_file):
+def test_failed_plot_leaves_the_previous_model(capsys, monkeypatch, tmp_path, one_d):
     pytest.importorskip("matplotlib")
     model, plot = tmp_path / "model.json", tmp_path / "fit.png"
     model.write_text('{"previous": true}\n')
@@ -510,13 +551,13 @@ def test_failed_plot_leaves_the_previous_model(capsys, monkeypatch, tmp_path, da
 
     monkeypatch.setattr(commands.plotting, "plot_fit", plot_fails)
     before = folder_state(tmp_path)
-    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", "5", "--quiet"]
-    code, _, err = run_cli(capsys, *args, "--out", str(model), "--plot", str(plot))
+    args = ["fit", str(one_d), *QUICK_FIT, "--out", str(model), "--plot", str(plot)]
+    code, _, err = run_cli(capsys, *args)
     assert_usage_error(code, err, "No space left on device")
     assert folder_state(tmp_path) == before  # no partial file, no temporary left behind
 
 
-def test_interrupted_write_leaves_the_previous_model(capsys, monkeypatch, tmp_path, data_file):
+def test_interrupted_write_leaves_the_previous_model(capsys, monkeypatch, tmp_path, one_d):
     model = tmp_path / "model.json"
     model.write_text('{"previous": true}\n')
 
@@ -526,13 +567,12 @@ def test_interrupted_write_leaves_the_previous_model(capsys, monkeypatch, tmp_pa
 
     monkeypatch.setattr(commands.io, "save_gmm", interrupted)
     before = folder_state(tmp_path)
-    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", "5", "--quiet"]
-    code, _, err = run_cli(capsys, *args, "--out", str(model))
+    code, _, err = run_cli(capsys, "fit", str(one_d), *QUICK_FIT, "--out", str(model))
     assert code == 130 and err.strip() == "gmmjax: interrupted"
     assert folder_state(tmp_path) == before
 
 
-def test_non_finite_fit_is_an_error(capsys, monkeypatch, tmp_path, data_file):
+def test_non_finite_fit_is_an_error(capsys, monkeypatch, tmp_path, one_d):
     model = tmp_path / "model.json"
     model.write_text('{"previous": true}\n')
     fit = gj.fit_weights
@@ -545,83 +585,127 @@ def test_non_finite_fit_is_an_error(capsys, monkeypatch, tmp_path, data_file):
 
     monkeypatch.setattr(gj, "fit_weights", nan_fit)
     before = folder_state(tmp_path)
-    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", "5", "--quiet"]
-    code, _, err = run_cli(capsys, *args, "--out", str(model))
+    code, _, err = run_cli(capsys, "fit", str(one_d), *QUICK_FIT, "--out", str(model))
     assert_usage_error(code, err, "non-finite weights", "nothing was written")
     assert folder_state(tmp_path) == before
 
 
-def test_replaced_model_keeps_its_permissions(capsys, tmp_path, data_file):
+def test_replaced_model_keeps_its_permissions(capsys, tmp_path, one_d):
     model = tmp_path / "model.json"
     model.write_text("{}")
     model.chmod(0o640)
-    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", "5", "--quiet"]
-    code, _, _ = run_cli(capsys, *args, "--out", str(model))
+    code, _, _ = run_cli(capsys, "fit", str(one_d), *QUICK_FIT, "--out", str(model))
     assert code == 0
-    assert load_gmm(model).n_components == 9
+    assert load_gmm(model).n_components == 6
     assert model.stat().st_mode & 0o777 == 0o640
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "model.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "one.npy"]
 
 
 # ---------------------------------------------------------------- Ctrl-C at any moment
-# The child runs the command line with a hook that announces a moment on stderr; the parent
-# sends SIGINT as soon as it reads the announcement.
+# Before the heavy imports: in a fresh process, whose child announces the moment on stderr and
+# gets SIGINT from the parent as soon as it is read. During the fit and after the write: in
+# this process (same signal, same handler), sent by the process to itself at that moment.
 _CHILD = """
-import signal, sys, time
+import signal, sys
 
 # As at a terminal: pytest-xdist workers ignore SIGINT, and their children inherit that.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 from gmmjax import cli
-from gmmjax._src.app import commands
 
-moment = sys.argv[1]
-if moment == "import":  # the heavy imports (JAX) happen inside build_parser
-    build = cli.build_parser
+build = cli.build_parser  # the heavy imports (JAX) happen inside build_parser
 
-    def announced():
-        sys.stderr.write("moment\\n"); sys.stderr.flush()
-        return build()
 
-    cli.build_parser = announced
-if moment == "write":
-    save = commands.io.save_gmm
+def announced():
+    sys.stderr.write("moment\\n"); sys.stderr.flush()
+    return build()
 
-    def slow_save(gmm, path):
-        save(gmm, path)
-        sys.stderr.write("moment\\n"); sys.stderr.flush()
-        time.sleep(60)
 
-    commands.io.save_gmm = slow_save
-sys.exit(cli.main(sys.argv[2:]))
+cli.build_parser = announced
+sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("moment", ["import", "fit", "write"])
-def test_sigint_at_any_moment_leaves_the_previous_output(tmp_path, data_file, moment):
+def test_sigint_before_the_imports_leaves_the_previous_output(tmp_path, data_file):
     model = tmp_path / "model.json"
     model.write_text('{"previous": true}\n')
     before = folder_state(tmp_path)
-    steps = "20000" if moment == "fit" else "5"
-    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--steps", steps]
-    args += ["--out", str(model)]
+    args = ["fit", str(data_file), "--components", "3", "--t", "2", "--out", str(model)]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, moment, *args],
+        [sys.executable, "-c", _CHILD, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    marker = "fit_weights step" if moment == "fit" else "moment"
     try:
         for line in child.stderr:
-            if marker in line:
+            if "moment" in line:
                 child.send_signal(signal.SIGINT)
                 break
         _, err = child.communicate(timeout=120)
     finally:
         child.kill()
     assert child.returncode == 130, err
+    assert err.strip().endswith("gmmjax: interrupted") and "Traceback" not in err
+    assert folder_state(tmp_path) == before  # byte for byte, no temporary left behind
+
+
+@contextlib.contextmanager
+def sigint_as_at_a_terminal():
+    """SIGINT raises KeyboardInterrupt meanwhile (pytest-xdist workers ignore it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_me() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+class _InterruptAt(io.TextIOBase):
+    """A stream that passes text on and sends SIGINT once, when ``marker`` is written."""
+
+    def __init__(self, stream, marker: str) -> None:
+        self.stream, self.marker, self.sent = stream, marker, False
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        if self.marker in text and not self.sent:
+            self.sent = True
+            interrupt_me()
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@pytest.mark.parametrize("moment", ["fit", "write"])
+def test_sigint_during_the_fit_or_after_the_write_leaves_the_previous_output(
+    capsys, monkeypatch, tmp_path, one_d, blob_fit, moment
+):
+    """At the first progress line of the fit, or once the new model is in its temporary file."""
+    model = tmp_path / "model.json"
+    model.write_text('{"previous": true}\n')
+    before = folder_state(tmp_path)
+    if moment == "fit":  # the shared fit's program, with its progress lines
+        args = ["fit", str(blob_fit.data), *BLOB_FIT, "--out", str(model)]
+    else:
+        args = ["fit", str(one_d), *QUICK_FIT, "--out", str(model)]
+        save = commands.io.save_gmm
+
+        def saved_then_interrupted(gmm, path):
+            save(gmm, path)
+            interrupt_me()
+
+        monkeypatch.setattr(commands.io, "save_gmm", saved_then_interrupted)
+    stream = _InterruptAt(sys.stderr, "fit_weights step")
+    with sigint_as_at_a_terminal(), contextlib.redirect_stderr(stream):
+        code, _, err = run_cli(capsys, *args)
+    assert stream.sent == (moment == "fit")
+    assert code == 130, err
     assert err.strip().endswith("gmmjax: interrupted") and "Traceback" not in err
     assert folder_state(tmp_path) == before  # byte for byte, no temporary left behind
 
@@ -653,27 +737,57 @@ def two_blobs(n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal((n, 2)) + np.where(side == 0, -3.0, 3.0) * np.array([1.0, 0.0])
 
 
-def test_fit_default_width_matches_sklearn_on_two_blobs(capsys, tmp_path):
-    """Without --t: held-out within 0.1 nats of GaussianMixture(2), two modes, t reported."""
-    mixture = pytest.importorskip("sklearn.mixture")
+@dataclasses.dataclass(frozen=True)
+class BlobFit:
+    """``gmmjax fit blobs.npy BLOB_FIT --out m.json --plot fit.png --json``, run once."""
+
+    data: object  # the data file
+    train: np.ndarray
+    test: np.ndarray  # held-out points from the same distribution
+    model: object
+    plot: object
+    run: Run
+
+
+@pytest.fixture(scope="module")
+def blob_fit(tmp_path_factory) -> BlobFit:
+    """One default-width fit, read by every test that only reads its outputs."""
+    folder = tmp_path_factory.mktemp("blobs")
     rng = np.random.default_rng(0)
     train, test = two_blobs(2000, rng), two_blobs(2000, rng)
-    data, out = tmp_path / "blobs.npy", tmp_path / "m.json"
+    data, model, plot = folder / "blobs.npy", folder / "m.json", folder / "fit.png"
     np.save(data, train)
-    args = ["fit", str(data), "--components", "10", "--steps", "100", "--out", str(out)]
-    code, stdout, err = run_cli(capsys, *args, "--json")
-    assert code == 0, err
-    summary = json.loads(stdout)
+    args = ["fit", str(data), *BLOB_FIT, "--out", str(model), "--json"]
+    if importlib.util.find_spec("matplotlib") is not None:
+        args += ["--plot", str(plot)]
+    run = run_captured(*args)
+    return BlobFit(data, train, test, model, plot, run)
+
+
+def test_fit_default_width_matches_sklearn_on_two_blobs(blob_fit):
+    """Without --t: held-out within 0.1 nats of GaussianMixture(2), two modes, t reported."""
+    mixture = pytest.importorskip("sklearn.mixture")
+    assert blob_fit.run.code == 0, blob_fit.run.err
+    summary = json.loads(blob_fit.run.out)
     assert summary["t_source"] == "held-out likelihood" and summary["t"] < 2.0
-    assert f"basis width t = {summary['t']:g} grid spacings" in err
-    model = load_gmm(out)
-    ours = float(np.mean(np.asarray(model.log_prob(test))))
-    peer = mixture.GaussianMixture(2, random_state=0).fit(train).score(test)
+    assert f"basis width t = {summary['t']:g} grid spacings" in blob_fit.run.err
+    model = load_gmm(blob_fit.model)
+    ours = float(np.mean(np.asarray(model.log_prob(blob_fit.test))))
+    peer = mixture.GaussianMixture(2, random_state=0).fit(blob_fit.train).score(blob_fit.test)
     assert ours > peer - 0.1, (ours, peer)
     line = np.stack([np.linspace(-6.0, 6.0, 241), np.zeros(241)], axis=1)
     profile = np.asarray(model.log_prob(line))
     peaks = np.flatnonzero((profile[1:-1] > profile[:-2]) & (profile[1:-1] > profile[2:])) + 1
     assert len(peaks) == 2 and line[peaks[0], 0] < -1.5 and line[peaks[1], 0] > 1.5
+    assert summary["mean_log_likelihood"] == pytest.approx(
+        float(np.mean(np.asarray(model.log_prob(blob_fit.train)))), rel=1e-9
+    )
+
+
+def test_fit_plot_of_two_dimensional_data(blob_fit):
+    pytest.importorskip("matplotlib")
+    assert blob_fit.plot.read_bytes()[:8] == PNG
+    assert json.loads(blob_fit.run.out)["plot"] == str(blob_fit.plot)
 
 
 # ---------------------------------------------------------------- every choice works
@@ -684,9 +798,9 @@ def test_every_loss_runs_or_refuses_at_once(capsys, tmp_path, monkeypatch, loss)
 
     rng = np.random.default_rng(0)
     one, two = tmp_path / "one.npy", tmp_path / "two.npy"
-    np.save(one, rng.standard_normal(120))
-    np.save(two, rng.standard_normal((120, 2)))
-    args = ["--components", "6", "--t", "2", "--steps", "5", "--loss", loss, "--quiet"]
+    np.save(one, rng.standard_normal(QUICK_POINTS))
+    np.save(two, rng.standard_normal((QUICK_POINTS, 2)))
+    args = [*QUICK_FIT, "--loss", loss]
     code, stdout, err = run_cli(capsys, "fit", str(one), *args, "--out", str(tmp_path / "a.json"))
     assert code == 0 and err == ""
     assert "mean_log_likelihood" in stdout
@@ -766,42 +880,29 @@ def test_one_name_per_option(capsys, tmp_path):
 
 
 # ---------------------------------------------------------------- model files and precision
-_WRITE_AND_READ = """
-import sys, numpy as np, jax, jax.numpy as jnp
-import gmmjax as gj
-from gmmjax._src.app.io import load_gmm, save_gmm
-assert not jax.config.jax_enable_x64
-logits = jnp.asarray(np.random.default_rng(0).standard_normal(37), jnp.float32)
-gmm = gj.GMM(jax.nn.softmax(logits), jnp.linspace(0.0, 1.0, 37)[:, None], jnp.ones((37, 1)))
-save_gmm(gmm, sys.argv[1])
-np.save(sys.argv[2], np.asarray(gmm.weights))
-other = load_gmm(sys.argv[3])
-print(repr(np.asarray(other.weights).tolist()))
-"""
-
-
 def test_model_files_round_trip_between_precisions(tmp_path):
-    """A float32 session's file loads in float64 and a float64 session's file in float32."""
+    """A float32 session's file loads in float64 and a float64 session's file in float32.
+
+    The float32 session is this process with ``jax.enable_x64(False)`` (the setting the loader
+    and the mixture's checks read), which costs no new process.
+    """
     rng = np.random.default_rng(1)
     w64 = rng.dirichlet(np.ones(53) * 0.3)  # sums to 1 only within float64 round-off
     model64 = gj.GMM(w64, rng.standard_normal((53, 2)), rng.uniform(0.5, 2.0, (53, 2)))
-    path64, path32, raw32 = tmp_path / "m64.json", tmp_path / "m32.json", tmp_path / "w32.npy"
+    path64, path32 = tmp_path / "m64.json", tmp_path / "m32.json"
     save_gmm(model64, path64)
-    env = {**os.environ, "JAX_ENABLE_X64": "0", "JAX_PLATFORMS": "cpu"}
-    child = subprocess.run(
-        [sys.executable, "-c", _WRITE_AND_READ, str(path32), str(raw32), str(path64)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert child.returncode == 0, child.stderr
-    read32 = np.asarray(eval(child.stdout))  # float32 session's copy of the float64 file
-    np.testing.assert_array_equal(read32, w64.astype(np.float32))
+    with jax.enable_x64(False):
+        logits = jnp.asarray(rng.standard_normal(37), jnp.float32)
+        means = jnp.linspace(0.0, 1.0, 37)[:, None]
+        gmm32 = gj.GMM(jax.nn.softmax(logits), means, jnp.ones((37, 1)))
+        assert gmm32.weights.dtype == jnp.float32
+        save_gmm(gmm32, path32)
+        written = np.asarray(gmm32.weights).astype(np.float64)
+        read32 = load_gmm(path64).weights  # float32 session's copy of the float64 file
+        assert read32.dtype == jnp.float32
+        np.testing.assert_array_equal(np.asarray(read32), w64.astype(np.float32))
     loaded = load_gmm(path32)  # float64 session, float32 file
     assert loaded.weights.dtype == np.float64
-    written = np.load(raw32).astype(np.float64)
     np.testing.assert_allclose(np.asarray(loaded.weights), written, rtol=2e-7, atol=0)
     assert abs(float(np.sum(loaded.weights)) - 1.0) < 1e-15
 
