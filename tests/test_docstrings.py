@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import inspect
 import re
 from collections.abc import Iterator
@@ -201,6 +202,63 @@ def test_the_parser_reads_google_sections():
     assert summary("One line\nstill the first. Second.") == "One line still the first."
     assert _ONLY_A_REFERENCE.match("as in :func:`mw2_plan`.")
     assert not _ONLY_A_REFERENCE.match("``exact`` or ``sinkhorn``, as in :func:`mw2_plan`.")
+
+
+@pytest.fixture(scope="module")
+def docs_extension():
+    """``docs/_ext/gmmjax_docs.py`` (needs Sphinx, the ``docs`` extra)."""
+    pytest.importorskip("sphinx")
+    spec = importlib.util.spec_from_file_location(
+        "gmmjax_docs", ROOT / "docs" / "_ext" / "gmmjax_docs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _constants(extension) -> Iterator[tuple[str, list[str]]]:
+    """Each public constant and the docstring lines its page gets (the extension's hook)."""
+    for module_name in extension.public_modules():
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not (inspect.isroutine(obj) or inspect.isclass(obj) or inspect.ismodule(obj)):
+                lines: list[str] = []
+                extension.document_data(None, "data", f"{module_name}.{name}", obj, None, lines)
+                yield f"{module_name}.{name}", lines
+
+
+def test_constant_summaries_are_whole_sentences(docs_extension):
+    constants = dict(_constants(docs_extension))
+    assert {"gmmjax.KL_METHODS", "gmmjax.PAIRWISE_METRICS"} <= set(constants)
+    for name, lines in constants.items():
+        first = summary("\n".join(lines))
+        assert first.endswith("."), f"{name}: the summary {first!r} does not end with a period"
+        assert not first.lower().endswith(ABBREVIATIONS), f"{name}: {first!r}"
+
+
+def test_autosummary_does_not_stop_at_an_abbreviation(docs_extension):
+    """With the extension, Sphinx's own rule reads every public summary as this module does."""
+    import docutils.frontend
+    import docutils.parsers.rst
+    from sphinx.ext import autosummary
+
+    settings = docutils.frontend.get_default_settings(docutils.parsers.rst.Parser)
+    cited = ["Distance (Chen et al. 2019, eq. 10). More."]
+    assert set(ABBREVIATIONS) <= set(docs_extension.ABBREVIATIONS)
+    known = autosummary.WELL_KNOWN_ABBREVIATIONS
+    try:
+        assert autosummary.extract_summary(cited, settings).endswith("eq.")  # Sphinx alone
+        docs_extension.teach_autosummary_abbreviations()
+        assert autosummary.extract_summary(cited, settings) == cited[0].rpartition(" ")[0]
+        assert autosummary.extract_summary(["See Fig. 3, cf. eq. 9. Then."], settings) == (
+            "See Fig. 3, cf. eq. 9."
+        )
+        for name, obj in OBJECTS:
+            doc = (inspect.getdoc(obj) or "").splitlines()
+            assert autosummary.extract_summary(doc, settings) == summary("\n".join(doc)), name
+    finally:
+        autosummary.WELL_KNOWN_ABBREVIATIONS = known
 
 
 def test_generated_autosummary_tables_have_whole_sentences():

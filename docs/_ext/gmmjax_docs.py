@@ -7,6 +7,10 @@
   cannot read is a build warning (an error under ``-W``) instead of raw LaTeX on a page.
 * ``.. gmmjax-cli-help::`` prints the ``--help`` of ``gmmjax`` and of each sub-command, taken
   from the parser itself, so the command-line page follows the code.
+* Autosummary's tables show each name's first sentence, cut at the first ". " unless the text
+  before it ends in one of Sphinx's few known abbreviations ("et al.", "e.g.", "i.e.",
+  "vs."). :data:`ABBREVIATIONS` adds the ones our docstrings cite with ("eq.", "Fig.", "cf.",
+  ...), so a summary never stops at "(Chen et al. 2019, eq." but at the sentence's end.
 * After reading, every public module (``gmmjax`` and each public submodule with an
   ``__all__``, the command line aside) and every name in its ``__all__`` must have a generated
   page under ``api/generated/``; a missing one is a warning.
@@ -36,6 +40,27 @@ from sphinx.util import logging
 from sphinx.util.math import get_node_equation_number
 
 logger = logging.getLogger(__name__)
+
+#: Abbreviations that do not end a sentence (compared as written and capitalised).
+ABBREVIATIONS = (
+    "eq.", "eqs.", "et al.", "e.g.", "i.e.", "vs.", "cf.", "fig.", "figs.", "resp.", "sec.",
+    "approx.", "thm.", "alg.",
+)  # fmt: skip
+
+
+def teach_autosummary_abbreviations() -> tuple[str, ...]:
+    """Make autosummary's first-sentence rule skip :data:`ABBREVIATIONS`; returns its tuple.
+
+    ``sphinx.ext.autosummary.extract_summary`` reads the module-level tuple
+    ``WELL_KNOWN_ABBREVIATIONS`` when it runs, so extending that tuple is enough.
+    """
+    from sphinx.ext import autosummary
+
+    known = autosummary.WELL_KNOWN_ABBREVIATIONS
+    ours = [form for word in ABBREVIATIONS for form in (word, word[0].upper() + word[1:])]
+    autosummary.WELL_KNOWN_ABBREVIATIONS = tuple(dict.fromkeys((*known, *ours)))
+    return autosummary.WELL_KNOWN_ABBREVIATIONS
+
 
 # Standard LaTeX that docutils' converter does not read, rewritten to forms it does. Sized
 # delimiters without a side (\big( ... \big)) take the side from the delimiter.
@@ -229,6 +254,7 @@ def check_api_complete(app: Sphinx, env: Any) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    teach_autosummary_abbreviations()
     app.add_html_math_renderer(
         "mathml", inline_renderers=(visit_math, None), block_renderers=(visit_math_block, None)
     )
