@@ -59,6 +59,8 @@ _EXPORTS: dict[str, str] = {
     "density_information_loss": "gmmjax._src.learner.dil",
     "dil_from_cdfs": "gmmjax._src.learner.dil",
     "empirical_density_information_loss": "gmmjax._src.learner.dil",
+    "WidthChoice": "gmmjax._src.learner.bandwidth",
+    "select_grid_width": "gmmjax._src.learner.bandwidth",
     "EMResult": "gmmjax._src.learner.em",
     "fit_em": "gmmjax._src.learner.em",
     "FitResult": "gmmjax._src.learner.fit",
@@ -123,6 +125,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from gmmjax._src.distances.mixture_gromov import mixture_gromov_wasserstein
     from gmmjax._src.distances.transport import geodesic, mw2_distance, mw2_plan
     from gmmjax._src.distances.transport_maps import mw2_coupling_density, mw2_transport_map
+    from gmmjax._src.learner.bandwidth import WidthChoice, select_grid_width
     from gmmjax._src.learner.dil import (
         density_information_loss,
         dil_from_cdfs,
@@ -145,6 +148,7 @@ __all__ = [
     "FitResult",
     "Gaussian",
     "OTResult",
+    "WidthChoice",
     "bures_cost_matrix",
     "cauchy_schwarz_divergence",
     "checked",
@@ -182,6 +186,7 @@ __all__ = [
     "pairwise_distances",
     "paper_algorithm1",
     "paper_algorithm2",
+    "select_grid_width",
     "stack",
     "validate",
     "w2_gaussian",

@@ -1,25 +1,10 @@
 """The width of a grid basis chosen from the data: held-out likelihood over a few widths.
 
 A grid basis (:func:`gmmjax.grid_basis`) gives every component the standard deviation
-:math:`\\sigma_a = t\\,r_a` on axis ``a`` (``r_a`` the grid spacing). Too wide a ``t`` blurs
-structure the grid could resolve (two clusters become one blob); too narrow a ``t`` leaves
-nothing to smooth with. As for the bandwidth of a kernel density estimator, ``t`` is chosen by
-likelihood cross-validation (Silverman 1986, §3.4.4): a random share of the points is held
-out and, for every candidate width :math:`t_c`, the weights are fitted to the other points by
-EM on the weights alone (means and covariances fixed), from uniform weights
-
-.. math::
-    \\pi^{(s+1)}_k = \\frac1N\\sum_{j} \\frac{\\pi^{(s)}_k\\,\\phi_k(x_j; t_c)}
-        {\\sum_l \\pi^{(s)}_l\\,\\phi_l(x_j; t_c)}, \\qquad
-    \\mathrm{score}(t_c) = \\max_{s} \\frac1M \\sum_{i} \\log \\sum_k
-        \\pi^{(s)}_k\\,\\phi_k(x^{val}_i; t_c),
-
-the best held-out mean log-likelihood along the EM path (early stopping, as
-:func:`gmmjax.fit_weights` does). Of the widths whose score lies within one standard error of
-the best score, the widest is chosen (the one-standard-error rule of cross-validation, Hastie,
-Tibshirani and Friedman (2009), §7.10; the error of a difference of scores is paired over the
-held-out points): near-ties go to the smoother basis, which the weight fit regularises more
-easily.
+:math:`\\sigma_a = t\\,r_a` on axis ``a`` (``r_a`` the grid spacing). The rule that chooses
+``t`` (likelihood cross-validation with EM on the weights, then the one-standard-error rule)
+is stated in :func:`select_grid_width`, the public function; ``grid_basis`` without ``t`` and
+``gmmjax fit`` without ``--t`` use it.
 
 All candidates run in one compiled program (``vmap`` over the widths, ``lax.scan`` over the
 EM steps); the scaled squared distances :math:`D_{jk} = \\sum_a ((x_{ja} - \\mu_{ka})/r_a)^2`
@@ -133,11 +118,26 @@ def select_grid_width(
 ) -> WidthChoice:
     """Choose the width ``t`` of :func:`gmmjax.grid_basis` by held-out likelihood.
 
-    The rule is in the module docstring: for each candidate :math:`t_c` the weights of
-    ``grid_basis(x, n_components, t_c)`` are fitted by EM to 80% of the points, and the width
-    whose EM path reaches the highest mean log-likelihood of the other 20% wins (likelihood
-    cross-validation, Silverman 1986, §3.4.4). At most ``2**24 / (C K)`` points (and at least
-    1,000 where there are that many) take part: a random subset of larger data sets.
+    Too wide a ``t`` blurs structure the grid could resolve (two clusters become one blob),
+    too narrow a ``t`` leaves nothing to smooth with. As for the bandwidth of a kernel density
+    estimator, ``t`` is chosen by likelihood cross-validation (Silverman 1986, §3.4.4): 20% of
+    the points are held out and, for every candidate width :math:`t_c`, the weights of
+    ``grid_basis(x, n_components, t_c)`` are fitted to the other points by EM on the weights
+    alone (means and covariances fixed, 32 steps from uniform weights),
+
+    .. math::
+        \\pi^{(s+1)}_k = \\frac1N\\sum_{j} \\frac{\\pi^{(s)}_k\\,\\phi_k(x_j; t_c)}
+            {\\sum_l \\pi^{(s)}_l\\,\\phi_l(x_j; t_c)}, \\qquad
+        \\mathrm{score}(t_c) = \\max_{s} \\frac1M \\sum_{i=1}^M \\log \\sum_k
+            \\pi^{(s)}_k\\,\\phi_k(x^{val}_i; t_c),
+
+    the best held-out mean log-likelihood along the EM path (early stopping). Of the widths
+    whose score lies within one standard error of the best one, the widest is chosen (the
+    one-standard-error rule of Hastie, Tibshirani and Friedman (2009), §7.10; the error of a
+    difference of scores is paired over the held-out points). All candidates run in one
+    compiled program. At most ``2**22 / (C K)`` points (and at least 1,000 where there are
+    that many) take part, for ``C`` candidates and ``K`` components: a random subset of larger
+    data sets.
 
     Args:
         x: ``(N,)`` or ``(N, d)`` finite data, ``N >= 10``.
