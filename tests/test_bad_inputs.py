@@ -644,7 +644,7 @@ TRANSPORT_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     (
         "learner data with NaN",
         lambda: gj.fit_weights(
-            gj.grid_basis(np.linspace(0, 1, 20), 5), np.array([0.0, np.nan, 1.0]), steps=2
+            gj.grid_basis(np.linspace(0, 1, 20), 5, t=1.0), np.array([0.0, np.nan, 1.0]), steps=2
         ),
         ValueError,
         r"x must be finite",
