@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import needs_x64, random_gmm_arrays, tol
+from conftest import needs_x64, only_float32_run, random_gmm_arrays, tol
 from scipy.optimize import linprog
 
 import gmmjax as gj
@@ -119,6 +119,7 @@ def test_fixed_support_lp_and_sinkhorn():
     assert float(sk_info.cost) == pytest.approx(float(fixed_info.cost), rel=0.05)
 
 
+@only_float32_run
 def test_candidate_limit_is_a_clear_error(rng):
     gmms = [gj.GMM(*random_gmm_arrays(rng, 4, 1, diagonal=True)) for _ in range(3)]
     with pytest.raises(ValueError, match="max_candidates"):
@@ -129,6 +130,7 @@ def test_candidate_limit_is_a_clear_error(rng):
         gj.mw2_barycenter(gmms, np.array([0.5, 0.6, -0.1]))
 
 
+@only_float32_run
 def test_jit_and_vmap_over_stacked_batches():
     gmms = _section_vc()
     stacked = gj.stack(gmms)  # batch (L,)

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import X64, tol
+from conftest import X64, only_float32_run, tol
 
 import gmmjax as gj
 
@@ -66,6 +66,7 @@ def _host_callbacks(fn, *args) -> int:
     return text.count("callback")
 
 
+@only_float32_run
 def test_default_exact_paths_have_no_host_callback(rng):
     dtype = np.float64 if X64 else np.float32
     k, d = 4, 2

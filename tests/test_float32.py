@@ -41,7 +41,8 @@ def _pair(d: int, scale: float, diagonal: bool, near: bool) -> tuple[tuple, tupl
     a = _mixture(1, 3, d, scale, diagonal)
     if near:  # the same mixture with shifted means: CS ~ 1e-2, the hard (cancelling) case
         return a, (a[0], a[1] + 0.05 * np.sqrt(scale), a[2])
-    return a, _mixture(2, 4, d, scale, diagonal)
+    # Also three components: both pair kinds of a (d, kind) share one compiled program.
+    return a, _mixture(2, 3, d, scale, diagonal)
 
 
 def _full(c: np.ndarray) -> np.ndarray:

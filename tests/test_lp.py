@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import needs_x64, tol
+from conftest import needs_x64, only_float32_run, tol
 
 from gmmjax._src.ot.exact import exact_ot
 from gmmjax._src.ot.sinkhorn import sinkhorn_ot
@@ -53,6 +53,7 @@ def test_zero_weights_change_nothing(rng):
     assert np.all(np.isfinite(jax.grad(lambda a: exact_ot(a, b, c).cost)(jnp.asarray(a))))
 
 
+@only_float32_run
 def test_jit_and_vmap_match_single_problems(rng):
     probs = [_problem(rng, 4, 5) for _ in range(3)]
     a, b, c = (np.stack(x) for x in zip(*probs, strict=True))
@@ -110,6 +111,7 @@ def test_exact_plan_gradient_in_weights(rng):
     assert float(g @ direction) == pytest.approx(float(fd), rel=1e-6)
 
 
+@only_float32_run
 @pytest.mark.parametrize("method", ["device", "host"])
 def test_exact_failure_is_flagged(rng, method):
     a, b, c = _problem(rng, 30, 30)
@@ -117,6 +119,7 @@ def test_exact_failure_is_flagged(rng, method):
     assert not bool(res.converged)
 
 
+@only_float32_run
 def test_bad_shapes_are_value_errors():
     with pytest.raises(ValueError, match="a must have shape"):
         exact_ot(jnp.ones(3) / 3, jnp.ones(2) / 2, jnp.ones((2, 2)))
@@ -124,6 +127,7 @@ def test_bad_shapes_are_value_errors():
         sinkhorn_ot(jnp.ones(2) / 2, jnp.ones(2) / 2, jnp.ones(2))
 
 
+@only_float32_run
 @pytest.mark.parametrize("method", ["device", "host"])
 def test_invalid_marginals_are_nan_under_jit(method):
     """Negative or all-zero marginals: a plan for clipped weights would be a silent wrong value."""

@@ -9,7 +9,9 @@
   ``TypeError``; concrete bad values (also NumPy scalars, 0-d arrays) are ``ValueError``;
   traced bad values raise inside ``checked`` and give NaN under a plain ``jit``.
 
-Both precisions: the rounding and the default ``epsilon`` must hold in float32 too.
+Both precisions: the rounding and the default ``epsilon`` must hold in float32 too. The
+checks of scalar arguments, ``return_info`` and recompilation do not depend on the precision:
+they run in the float32 run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import DTYPE, X64, tol
+from conftest import DTYPE, X64, only_float32_run, tol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import mixture_specs
@@ -166,7 +168,8 @@ def test_sinkhorn_ot_with_zero_weights_and_early_stop():
     b = jnp.asarray([0.25, 0.75], DTYPE)
     c = jnp.asarray([[0.0, 4.0], [1.0, 1.0], [9.0, 1.0]], DTYPE)
     exact = float(exact_ot(a, b, c).cost)
-    for max_iter in (1, 3, 10, 2000):
+    # Intermediate caps (10, and the zero weights of padded mixtures) are in the property test.
+    for max_iter in (1, 2000):
         res = sinkhorn_ot(a, b, c, epsilon=1e-3, max_iter=max_iter)
         assert float(res.cost) >= exact - 8 * EPS * 9
         assert bool(jnp.all(res.plan[1] == 0))
@@ -198,6 +201,7 @@ def test_unconverged_gradient_is_the_linear_programs_at_the_returned_plan():
 
 
 # --------------------------------------------------------------------------- scalar checks
+@only_float32_run
 def test_checked_mode_checks_traced_scalars():
     with pytest.raises(ValueError, match=r"epsilon must be > 0 and finite; got -1"):
         gj.checked(gj.mw2_distance)(P3, Q4, solver="sinkhorn", epsilon=np.float32(-1))
@@ -208,17 +212,15 @@ def test_checked_mode_checks_traced_scalars():
     g = gj.Gaussian(jnp.zeros(2, DTYPE), jnp.ones(2, DTYPE))
     with pytest.raises(ValueError, match=r"t must lie in \[0, 1\]"):
         gj.checked(gj.gaussian_interpolate)(g, g, jnp.asarray(-0.5))
-    # Valid traced values pass, and the programs traced in checked mode leave the plain
-    # jitted ones usable (no checkify check leaks into a cached trace). (``checked`` of
+    # A valid traced value passes, and the program traced in checked mode leaves the plain
+    # one usable (no checkify check leaks into a cached trace). (``checked`` of
     # ``pairwise_distances(metric="mw2_sinkhorn")`` is refused by checkify itself: it does
     # not support the batched while loop of the Sinkhorn iterations.)
-    t_ok = gj.checked(gj.geodesic)(P3, Q4, np.float32(0.25), "sinkhorn", np.float32(0.5))
-    plain = jax.jit(lambda t, e: gj.geodesic(P3, Q4, t, "sinkhorn", e))(0.25, 0.5)
-    np.testing.assert_allclose(t_ok.weights, plain.weights, atol=tol(1e-9, 1e-5))
     d = gj.checked(gj.mw2_distance)(P3, Q4, solver="sinkhorn", epsilon=np.float32(0.5))
     assert float(d) == pytest.approx(float(gj.mw2_distance(P3, Q4, "sinkhorn", 0.5)), rel=1e-5)
 
 
+@only_float32_run
 def test_traced_bad_scalars_give_nan_under_jit():
     dist = jax.jit(lambda e: gj.mw2_distance(P3, Q4, solver="sinkhorn", epsilon=e))
     assert np.isnan(float(dist(-1.0))) and np.isnan(float(dist(0.0)))
@@ -233,6 +235,7 @@ def test_traced_bad_scalars_give_nan_under_jit():
     assert bool(jnp.all(jnp.isnan(d)))
 
 
+@only_float32_run
 def test_concrete_numpy_and_0d_scalars_are_checked_eagerly():
     cases = [
         lambda: gj.mw2_distance(P3, Q4, solver="sinkhorn", epsilon=np.float32(-1)),
@@ -250,6 +253,7 @@ def test_concrete_numpy_and_0d_scalars_are_checked_eagerly():
             call()
 
 
+@only_float32_run
 @pytest.mark.parametrize(
     "call",
     [
@@ -309,7 +313,7 @@ specs = mixture_specs(d=DIM, max_components=K_PAD, diagonal=False)
 single = mixture_specs(d=DIM, max_components=1, diagonal=False)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     specs,
     specs,
@@ -344,6 +348,7 @@ def test_property_one_component_mixtures_give_w2_with_either_solver(sp, sq):
     assert sinkhorn == pytest.approx(w2, rel=1e-6, abs=1e-30)
 
 
+@only_float32_run
 def test_pairwise_and_paired_report_every_pairs_solver():
     """``return_info``: each pair's ``converged``/``n_iters`` as its single-pair call says."""
     a = gj.GMM.univariate([1.0], [0.0], [1.0])
@@ -373,6 +378,7 @@ def test_pairwise_and_paired_report_every_pairs_solver():
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
 
+@only_float32_run
 def test_a_new_epsilon_does_not_recompile():
     """Issue: every new ``epsilon`` of ``paired_distances`` compiled a new program."""
     from jax._src import monitoring
@@ -400,6 +406,7 @@ def test_a_new_epsilon_does_not_recompile():
             gj.paired_distances(ps, qs, "mw2_sinkhorn", epsilon=bad)
 
 
+@only_float32_run
 def test_return_info_inside_jit_and_value_and_grad():
     """A training loop sees which pairs stopped at ``max_iter`` (``has_aux``)."""
     ps, qs = gj.stack([P3, P3]), gj.stack([Q4, P3])
