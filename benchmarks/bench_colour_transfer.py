@@ -6,7 +6,9 @@ RGB scaled to [0, 1], no download). Each method maps every one of the source's 2
 * gmmjax (Delon & Desolneux 2020, §6): :func:`gmmjax.fit_em` with ``K`` full-covariance
   components on ALL pixels of each image, the mixture plan :func:`gmmjax.mw2_plan` (Chen,
   Georgiou & Tannenbaum 2019), then :func:`gmmjax.mw2_transport_map` on every source pixel,
-  once with ``method="mean"`` and once with ``method="random"``.
+  once with ``method="mean"`` and once with ``method="random"``. With ``--fit-pixels N`` the
+  same pipeline also runs with EM on ``N`` random pixels of each image (still mapping every
+  pixel), in the same process, as extra rows.
 * POT, as its colour-adaptation example does it: ``ot.da.EMDTransport()`` and
   ``ot.da.SinkhornTransport(reg_e=1e-1)`` fitted on 1,000 pixels drawn from each image
   (``numpy.random.RandomState(seed).randint``), then ``transform(Xs=<all source pixels>)``
@@ -82,6 +84,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="runs per method (default 3)")
     parser.add_argument("--directions", type=int, default=256, help="sliced W2 directions")
     parser.add_argument("--x64", action="store_true", help="float64 for gmmjax")
+    parser.add_argument(
+        "--fit-pixels",
+        type=int,
+        default=0,
+        help="also fit the mixtures on this many random pixels of each image (every pixel is "
+        "still mapped); 0 (default): all pixels only",
+    )
+    parser.add_argument("--no-pot", action="store_true", help="skip POT's rows (gmmjax only)")
     args = parser.parse_args()
     if args.x64:
         os.environ["JAX_ENABLE_X64"] = "1"
@@ -115,12 +125,16 @@ def main() -> None:
     if args.n_init != 1:
         options["n_init"] = args.n_init
 
-    def ours(seed: int) -> dict:
+    def ours(seed: int, fit_pixels: int = 0) -> dict:
         keys = jax.random.split(jax.random.key(seed), 3)
         times = {}
         start = time.perf_counter()
-        fit_s = gj.fit_em(xs, args.k, keys[0], **options)
-        fit_t = gj.fit_em(xt, args.k, keys[1], **options)
+        fit_xs, fit_xt = xs, xt
+        if fit_pixels:  # the same random pixels of both images (they have the same size)
+            picked = np.random.default_rng(seed).choice(n, fit_pixels, replace=False)
+            fit_xs, fit_xt = xs[picked], xt[picked]
+        fit_s = gj.fit_em(fit_xs, args.k, keys[0], **options)
+        fit_t = gj.fit_em(fit_xt, args.k, keys[1], **options)
         jax.block_until_ready((fit_s.gmm, fit_t.gmm))
         times["fit"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -148,22 +162,27 @@ def main() -> None:
         return time.perf_counter() - start, y
 
     peers = {"emd": ("emd", 128), "emd4096": ("emd", 4096), "sinkhorn": ("sinkhorn", 128)}
-    rows = {name: {"time": [], "q": []} for name in ("mean", "random", *peers)}
-    cold = None
+    if args.no_pot:
+        peers = {}
+    variants = {"": 0, "_sub": args.fit_pixels} if args.fit_pixels else {"": 0}
+    ours_rows = [method + v for v in variants for method in ("mean", "random")]
+    rows = {name: {"time": [], "q": []} for name in (*ours_rows, *peers)}
+    cold = {}
     for seed in range(args.seeds):
-        run = ours(seed)
-        if cold is None:
-            cold = run["times"]
-        t = run["times"]
-        print(
-            f"gmmjax seed {seed}: fits {t['fit']:.2f} s (EM iterations {run['iters']}), plan "
-            f"{t['plan']:.3f} s, mean map {t['mean']:.2f} s, random map {t['random']:.2f} s"
-            + (" (cold: compilation included)" if seed == 0 else "")
-        )
-        for method in ("mean", "random"):
-            if seed > 0 or args.seeds == 1:
-                rows[method]["time"].append(t["fit"] + t["plan"] + t[method])
-            rows[method]["q"].append(quality(run["maps"][method], target, directions))
+        for variant, fit_pixels in variants.items():
+            run = ours(seed, fit_pixels)
+            cold.setdefault(variant, run["times"])
+            t = run["times"]
+            print(
+                f"gmmjax seed {seed}, EM on {fit_pixels or n} pixels: fits {t['fit']:.2f} s (EM "
+                f"iterations {run['iters']}), plan {t['plan']:.3f} s, mean map {t['mean']:.2f} s,"
+                f" random map {t['random']:.2f} s"
+                + (" (cold: compilation included)" if seed == 0 else "")
+            )
+            for method in ("mean", "random"):
+                if seed > 0 or args.seeds == 1:
+                    rows[method + variant]["time"].append(t["fit"] + t["plan"] + t[method])
+                rows[method + variant]["q"].append(quality(run["maps"][method], target, directions))
         for name, (method, batch_size) in peers.items():
             elapsed, y = pot(method, seed, batch_size)
             print(f"POT {name} seed {seed}: fit + transform {elapsed:.2f} s")
@@ -183,6 +202,8 @@ def main() -> None:
         "emd4096": "POT EMDTransport, transform(batch_size=4096)",
         "sinkhorn": "POT SinkhornTransport reg_e=0.1 (1,000 samples)",
     }
+    for method in ("mean", "random"):
+        names[method + "_sub"] = f"{names[method]}, EM on {args.fit_pixels:,} pixels"
     headers = ["method", "time (s)", "sliced W2", "mean error", "covariance error (rel.)"]
     body = []
     for key, row in rows.items():
@@ -191,9 +212,10 @@ def main() -> None:
     body.append(
         ["(source untouched)", "-", *(f"{v:.3g}" for v in quality(source, target, directions))]
     )
-    for method in ("mean", "random"):
-        total = cold["fit"] + cold["plan"] + cold[method]
-        print(f"gmmjax {method} map, cold pipeline (compilation included): {total:.2f} s")
+    for variant, times in cold.items():
+        for method in ("mean", "random"):
+            total = times["fit"] + times["plan"] + times[method]
+            print(f"{names[method + variant]}, cold (compilation included): {total:.2f} s")
     print()
     print(table(headers, body))
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
