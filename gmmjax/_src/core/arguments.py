@@ -14,7 +14,7 @@ import numpy as np
 
 from gmmjax._src.core.checks import check_same_dim, is_concrete
 from gmmjax._src.core.low_rank import eigenvalue_range, is_low_rank_cov
-from gmmjax._src.core.mixture import GMM, Gaussian
+from gmmjax._src.core.mixture import GMM, Gaussian, degenerate_covariance
 
 __all__ = ["as_gmm", "check_gaussian_pair", "check_gmm_pair", "require_definite", "require_type"]
 
@@ -70,8 +70,9 @@ def require_definite(name: str, g: Any, function: str) -> None:
     float32, 4.5e15 in float64): then its rounding error can move the smallest eigenvalue
     to or below 0. The constructor accepts such covariances (the transport distances handle
     them); the density-based functions refuse them eagerly, naming the argument. A
-    zero-weight (padding) component is not checked: its covariance changes no result (the
-    callers replace it by the identity, :func:`~gmmjax._src.core.mixture.unit_padding`). Traced
+    zero-weight (padding) component with a degenerate covariance (a diagonal entry that is
+    not positive) is not checked: the callers replace it by the identity
+    (:func:`~gmmjax._src.core.mixture.unit_padding`), so it changes no result. Traced
     values are not checked (see ``docs/numerics.md``). The eigenvalues come from numpy in
     float64 on the host, outside XLA.
     """
@@ -87,8 +88,9 @@ def require_definite(name: str, g: Any, function: str) -> None:
         lo, hi = lam.min(axis=-1), lam.max(axis=-1)
     eps = float(np.finfo(c.dtype).eps)
     bad = ~(lo > eps * hi)
-    if isinstance(g, GMM) and is_concrete(g.weights):  # padding: any covariance, no effect
-        bad = bad & (np.asarray(g.weights) > 0)
+    if isinstance(g, GMM) and is_concrete(g.weights):  # degenerate padding: replaced by I
+        padding = (np.asarray(g.weights) == 0) & degenerate_covariance(covs, g.is_diagonal, np)
+        bad = bad & ~padding
     if not np.any(bad):
         return
     index = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0])

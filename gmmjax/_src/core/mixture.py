@@ -51,7 +51,7 @@ from gmmjax._src.core.scalars import sample_shape_tuple
 from gmmjax._src.math.linalg import cholesky_and_inverse
 from gmmjax._src.math.numerics import weighted_logsumexp
 
-__all__ = ["GMM", "Gaussian", "float_dtype", "unit_padding"]
+__all__ = ["GMM", "Gaussian", "degenerate_covariance", "float_dtype", "unit_padding"]
 
 
 _HALF_PRECISION = (jnp.float16, jnp.bfloat16)
@@ -788,16 +788,20 @@ class GMM(_Shapes):
 
 
 def unit_padding(g: GMM) -> GMM:
-    """``g`` with the covariance of every zero-weight component replaced by the identity.
+    """``g`` with the covariance of every degenerate zero-weight component replaced by ``I``.
 
-    A zero-weight (padding) component changes no density-based result, but its covariance
+    A zero-weight (padding) component changes no density-based value, but its covariance
     still enters the arithmetic: an all-zero one makes log-determinants ``-inf`` and
-    Mahalanobis terms ``0 * inf``, and the weight of 0 cannot cancel a NaN. Replacing it by
-    :math:`I` (diagonal: unit variances; low rank: :math:`F = 0`, :math:`s = 1`) with
-    ``jnp.where`` leaves every weighted sum unchanged and keeps gradients finite: the
-    replaced entries get a zero cotangent. Batch axes are kept.
+    Mahalanobis terms ``0 * inf``, and the weight of 0 cannot cancel a NaN. A zero-weight
+    component whose covariance has a diagonal entry (low rank: noise) that is not positive
+    and finite is *degenerate*; its covariance is replaced by :math:`I` (diagonal: unit
+    variances; low rank: :math:`F = 0`, :math:`s = 1`) with ``jnp.where``, which leaves every
+    weighted sum unchanged and keeps gradients finite (the replaced entries get a zero
+    cotangent). Any other zero-weight component is kept as it is, so the derivative with
+    respect to its weight stays the true one, :math:`\\partial/\\partial w_j` of the weighted
+    sum through its own density. Batch axes are kept.
     """
-    padding = g.weights == 0
+    padding = (g.weights == 0) & degenerate_covariance(g.covs, g.is_diagonal)
 
     def unit(leaf: jax.Array, value: Any) -> jax.Array:
         mask = padding.reshape(padding.shape + (1,) * (leaf.ndim - padding.ndim))
@@ -810,6 +814,20 @@ def unit_padding(g: GMM) -> GMM:
     return GMM._unchecked(g.weights, g.means, covs)
 
 
+def degenerate_covariance(covs: Any, diagonal: bool, xp: Any = jnp) -> Any:
+    """Per component: a diagonal entry (low rank: the noise) that is not positive and finite.
+
+    Such a covariance has no density (necessary condition for positive definiteness).
+    ``xp`` is ``jax.numpy`` (traced use) or ``numpy`` (the eager argument checks).
+    """
+    if is_low_rank_cov(covs):
+        d = xp.asarray(covs.noise)[..., None]
+    else:
+        c = xp.asarray(covs)
+        d = c if diagonal else xp.diagonal(c, axis1=-2, axis2=-1)
+    return xp.any(~(xp.isfinite(d) & (d > 0)), axis=-1)
+
+
 def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
     """Apply ``fn`` to every mixture of a batched GMM (any number of batch axes)."""
     for _ in gmm.batch_shape:
@@ -820,7 +838,7 @@ def _map_batch(fn: Any, gmm: GMM) -> jax.Array:
 # One compiled program per shape for the eager methods (inlined under a caller's ``jit``).
 @jax.jit
 def _log_prob(g: GMM, x: jax.Array) -> jax.Array:
-    g = unit_padding(g)  # zero-weight components: any covariance, no effect
+    g = unit_padding(g)  # degenerate zero-weight components: no effect
     return weighted_logsumexp(g.component_log_prob(x), g.weights, axis=-1)
 
 

@@ -269,6 +269,6 @@ def kl_divergence(
 
 
 def _estimate(p: GMM, q: GMM, key: jax.Array | None, *, method: str, n_samples: int):
-    """One pair, zero-weight components given the identity covariance (any covariance there
-    changes no estimate, but an all-zero one would make the arithmetic NaN)."""
+    """One pair; degenerate zero-weight components (e.g. an all-zero covariance, which would
+    make the arithmetic NaN) get the identity covariance, which changes no estimate."""
     return KL_METHODS[method](unit_padding(p), unit_padding(q), key, n_samples)

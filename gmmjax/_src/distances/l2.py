@@ -10,8 +10,8 @@ Everything is computed in log space. The building block is the Gram entry
 :math:`\\Sigma_i+\\Lambda_j` (diagonal covariances: elementwise, no matrices). The mixture inner
 products :math:`\\langle p, q\\rangle = \\sum_{ij} \\alpha_i\\beta_j C_{ij}` are log-sum-exps
 of these entries with the weights as multipliers, so zero-weight (padding) components
-contribute nothing and have finite gradients (whatever their covariance, even all zero:
-it is replaced by the identity first, :func:`~gmmjax._src.core.mixture.unit_padding`).
+contribute nothing and have finite gradients (a degenerate covariance there, even all
+zero, is replaced by the identity first, :func:`~gmmjax._src.core.mixture.unit_padding`).
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ FROM_LOG_INNER_PRODUCTS = {
 
 
 def _overlap_distance_pair(p: GMM, q: GMM, *, name: str) -> jax.Array:
-    p, q = unit_padding(p), unit_padding(q)  # zero-weight components: any covariance
+    p, q = unit_padding(p), unit_padding(q)  # degenerate zero-weight components
     return FROM_LOG_INNER_PRODUCTS[name](*_l2_parts(p, q))
 
 
