@@ -23,7 +23,7 @@ from conftest import X64, only_float64_run
 import gmmjax as gj
 from gmmjax import cli
 from gmmjax._src.app import commands, demo
-from gmmjax._src.app.io import load_gmm, save_gmm
+from gmmjax._src.app.io import InputError, load_gmm, save_gmm
 
 # Argument handling and files do not depend on the default precision; the numbers come from
 # library functions tested in both runs.
@@ -138,6 +138,32 @@ def test_json_round_trip(tmp_path):
     save_gmm(p, tmp_path / "out.json")
     q = load_gmm(tmp_path / "out.json")
     np.testing.assert_allclose(np.asarray(q.covs), np.asarray(p.covs))
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_low_rank_file_round_trip_and_distance(capsys, tmp_path, suffix):
+    """A low-rank mixture is written as factors and noise (no d x d matrix) and read back
+    as the same structure; the distance command reads it like any other file."""
+    rng = np.random.default_rng(3)
+    p = gj.GMM.low_rank(
+        np.array([0.25, 0.75]), rng.standard_normal((2, 3)), rng.standard_normal((2, 3, 1)),
+        np.array([0.5, 0.2]),
+    )
+    path = tmp_path / f"p{suffix}"
+    save_gmm(p, path)
+    if suffix == ".json":
+        assert "covs" not in json.loads(path.read_text())
+    q = load_gmm(path)
+    assert q.is_low_rank
+    np.testing.assert_allclose(np.asarray(q.full_covs()), np.asarray(p.full_covs()), rtol=1e-6)
+    code, out, _ = run_cli(capsys, "distance", str(path), str(path), "--metric", "l2")
+    assert code == 0 and float(out) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_low_rank_file_missing_noise_names_it(tmp_path):
+    data = {"weights": [1.0], "means": [[0.0, 0.0]], "factors": [[[1.0], [0.0]]]}
+    with pytest.raises(InputError, match="noise"):
+        load_gmm_from(data, tmp_path)
 
 
 def load_gmm_from(data: dict, tmp_path) -> gj.GMM:

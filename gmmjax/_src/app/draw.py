@@ -89,8 +89,11 @@ def _extent(gmm: GMM, data: Any = None, width: float = 4.0) -> tuple[np.ndarray,
     """
     used = np.asarray(gmm.weights) > 0
     means = np.asarray(gmm.means)[used]
-    covs = np.asarray(gmm.covs)[used]
-    variances = covs if gmm.is_diagonal else np.diagonal(covs, axis1=-2, axis2=-1)
+    if gmm.is_low_rank:
+        variances = np.asarray(gmm.covs.variances())[used]
+    else:
+        covs = np.asarray(gmm.covs)[used]
+        variances = covs if gmm.is_diagonal else np.diagonal(covs, axis1=-2, axis2=-1)
     spread = width * np.sqrt(variances)
     lo, hi = (means - spread).min(0), (means + spread).max(0)
     if data is not None:

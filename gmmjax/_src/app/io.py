@@ -9,8 +9,16 @@ JSON (``.json``)::
      "covs":    [[[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.1], [0.1, 0.5]]]}
 
 ``covs`` holds full ``(K, d, d)`` matrices or diagonal ``(K, d)`` variances, told apart by
-nesting depth. The optional key ``"format": "gmmjax.gmm/1"`` is written by gmmjax and accepted
-on reading. NPZ (``.npz``): arrays ``weights``, ``means``, ``covs`` with the same shapes.
+nesting depth. A mixture with low-rank-plus-isotropic covariances
+:math:`\\Sigma_k = F_kF_k^T + s_kI` (:meth:`~gmmjax.GMM.low_rank`) stores ``factors``
+``(K, d, r)`` and ``noise`` ``(K,)`` in place of ``covs``, so no ``d x d`` matrix is written::
+
+    {"weights": [1.0], "means": [[0.0, 0.0]],
+     "factors": [[[1.0], [0.5]]], "noise": [0.1]}
+
+The optional key ``"format": "gmmjax.gmm/1"`` is written by gmmjax and accepted
+on reading. NPZ (``.npz``): arrays ``weights``, ``means``, ``covs`` (or ``factors`` and ``noise``) with
+the same shapes.
 
 Precision. Files hold float64 numbers whatever the precision of the session that wrote them,
 so a model written with ``JAX_ENABLE_X64=0`` loads in a float64 session and vice versa:
@@ -87,9 +95,12 @@ def renormalised(weights: Any) -> np.ndarray:
 def _gmm_from_arrays(
     source: str, weights: Any, means: Any, covs: Any, normalize: bool = False
 ) -> GMM:
+    """A GMM from file arrays; ``covs`` is an array or a ``(factors, noise)`` pair."""
     try:
-        arrays = [renormalised(weights)] + [np.asarray(a, float) for a in (means, covs)]
-        return GMM(*arrays, normalize=normalize)
+        weights, means = renormalised(weights), np.asarray(means, float)
+        if isinstance(covs, tuple):
+            return GMM.low_rank(weights, means, *covs, normalize=normalize)
+        return GMM(weights, means, np.asarray(covs, float), normalize=normalize)
     except (ValueError, TypeError) as err:
         message = str(err).replace("GMM(..., normalize=True) or GMM.from_logits", "--normalize")
         raise InputError(f"{source}: not a valid GMM: {message}") from None
@@ -139,17 +150,22 @@ def load_gmm(path: str | Path, normalize: bool = False) -> GMM:
 
 
 def _gmm_from_dict(source: str, data: dict[str, Any], normalize: bool = False) -> GMM:
-    missing = [k for k in ("weights", "means", "covs") if k not in data]
+    low_rank = "covs" not in data and ("factors" in data or "noise" in data)
+    fields = ("weights", "means", "factors", "noise") if low_rank else ("weights", "means", "covs")
+    missing = [k for k in fields if k not in data]
     if missing:
         raise InputError(f"{source}: missing field(s) {', '.join(missing)}")
+    if low_rank is False and ("factors" in data or "noise" in data):
+        raise InputError(f"{source}: give either covs or factors and noise, not both")
     fmt = data.get("format", FORMAT_TAG)
     if fmt != FORMAT_TAG:
         raise InputError(f"{source}: unsupported format {fmt!r} (expected {FORMAT_TAG!r})")
     try:
-        arrays = [np.asarray(data[k], dtype=float) for k in ("weights", "means", "covs")]
+        arrays = [np.asarray(data[k], dtype=float) for k in fields]
     except (ValueError, TypeError) as err:
         raise InputError(f"{source}: fields must be numeric arrays ({err})") from None
-    return _gmm_from_arrays(source, *arrays, normalize=normalize)
+    covs = tuple(arrays[2:]) if low_rank else arrays[2]
+    return _gmm_from_arrays(source, arrays[0], arrays[1], covs, normalize=normalize)
 
 
 def _gmm_from_sklearn_file(path: Path) -> GMM:
@@ -170,12 +186,17 @@ def gmm_to_dict(gmm: GMM) -> dict[str, Any]:
     """
     if gmm.batch_shape:
         raise ValueError(f"only single GMMs can be saved; batch_shape is {gmm.batch_shape}")
-    return {
+    data = {
         "format": FORMAT_TAG,
         "weights": renormalised(gmm.weights).tolist(),
         "means": np.asarray(gmm.means, float).tolist(),
-        "covs": np.asarray(gmm.covs, float).tolist(),
     }
+    if gmm.is_low_rank:
+        data["factors"] = np.asarray(gmm.covs.factors, float).tolist()
+        data["noise"] = np.asarray(gmm.covs.noise, float).tolist()
+    else:
+        data["covs"] = np.asarray(gmm.covs, float).tolist()
+    return data
 
 
 def save_gmm(gmm: GMM, path: str | Path) -> None:

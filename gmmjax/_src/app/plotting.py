@@ -52,6 +52,9 @@ def figure(
 
 def _marginal_2d(gmm: GMM) -> GMM:
     """The mixture of the first two coordinates (means and covariances restricted to them)."""
+    if gmm.is_low_rank:  # F F^T + s I restricted to two coordinates: F[:2] F[:2]^T + s I
+        factors = gmm.covs.factors[..., :2, :]
+        return GMM.low_rank(gmm.weights, gmm.means[..., :2], factors, gmm.covs.noise)
     covs = gmm.covs[..., :2] if gmm.is_diagonal else gmm.covs[..., :2, :2]
     return GMM(gmm.weights, gmm.means[..., :2], covs)
 
