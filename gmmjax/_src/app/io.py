@@ -17,8 +17,8 @@ nesting depth. A mixture with low-rank-plus-isotropic covariances
      "factors": [[[1.0], [0.5]]], "noise": [0.1]}
 
 The optional key ``"format": "gmmjax.gmm/1"`` is written by gmmjax and accepted
-on reading. NPZ (``.npz``): arrays ``weights``, ``means``, ``covs`` (or ``factors`` and ``noise``) with
-the same shapes.
+on reading. NPZ (``.npz``): arrays ``weights``, ``means``, ``covs`` (or ``factors`` and
+``noise``) with the same shapes.
 
 Precision. Files hold float64 numbers whatever the precision of the session that wrote them,
 so a model written with ``JAX_ENABLE_X64=0`` loads in a float64 session and vice versa:
