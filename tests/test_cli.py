@@ -146,7 +146,9 @@ def test_low_rank_file_round_trip_and_distance(capsys, tmp_path, suffix):
     as the same structure; the distance command reads it like any other file."""
     rng = np.random.default_rng(3)
     p = gj.GMM.low_rank(
-        np.array([0.25, 0.75]), rng.standard_normal((2, 3)), rng.standard_normal((2, 3, 1)),
+        np.array([0.25, 0.75]),
+        rng.standard_normal((2, 3)),
+        rng.standard_normal((2, 3, 1)),
         np.array([0.5, 0.2]),
     )
     path = tmp_path / f"p{suffix}"
