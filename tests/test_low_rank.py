@@ -16,7 +16,7 @@ import numpy as np
 import ot
 import pytest
 import scipy.linalg
-from conftest import DTYPE, X64, tol
+from conftest import DTYPE, X64, only_float32_run, tol
 from scipy.stats import multivariate_normal
 
 import gmmjax as gj
@@ -338,3 +338,21 @@ def test_collections_equal_single_pairs():
     want = np.array([[float(_VALUES(a, b)[3]) for b in (qs[0], qs[1])] for a in (ps[0], ps[1])])
     _close(gj.pairwise_distances(ps, qs, metric="cs"), want, tol(1e-9, 1e-4))
     _close(gj.paired_distances(ps, qs, metric="cs"), np.diagonal(want), tol(1e-9, 1e-4))
+
+
+@only_float32_run
+def test_functions_without_a_low_rank_form_name_themselves_and_the_argument():
+    """The interpolants and maps refuse low-rank covariances before any computation, naming
+    the function, the argument and the conversion (they raised an unrelated indexing error)."""
+    lr = Gaussian.low_rank(jnp.zeros(3), jnp.ones((3, 1)), 0.5)
+    dense = lr.to_dense()
+    p = GMM.low_rank(jnp.ones(1), jnp.zeros((1, 3)), jnp.ones((1, 3, 1)), jnp.ones(1))
+    calls = {
+        "geodesic": lambda: gj.geodesic(p.to_dense(), p, 0.5),
+        "mw2_transport_map": lambda: gj.mw2_transport_map(p, p.to_dense(), jnp.zeros((1, 3))),
+        "gaussian_interpolate": lambda: gj.gaussian_interpolate(dense, lr, 0.5),
+        "gaussian_transport_map": lambda: gj.gaussian_transport_map(lr, dense),
+    }
+    for function, call in calls.items():
+        with pytest.raises(TypeError, match=rf"^{function} does not take low-rank .*to_dense"):
+            call()

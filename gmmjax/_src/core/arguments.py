@@ -60,6 +60,21 @@ def check_gaussian_pair(g0: Any, g1: Any, names: tuple[str, str] = ("g0", "g1"))
     check_same_dim(g0, g1, names)
 
 
+def require_dense(function: str, **arguments: Any) -> None:
+    """Raise ``TypeError`` naming ``function`` and the argument when one is low rank.
+
+    For the functions whose result has no low-rank form built yet (the interpolants and maps
+    of Chen, Georgiou & Tannenbaum 2019 between two low-rank covariances need the span of
+    both factors *and* a definite remainder there); the message says how to convert.
+    """
+    for name, g in arguments.items():
+        if getattr(g, "is_low_rank", False):
+            raise TypeError(
+                f"{function} does not take low-rank covariances yet: {name} is low rank; pass "
+                f"{name}.to_dense() (forms the d x d matrices)"
+            )
+
+
 def require_definite(name: str, g: Any, function: str) -> None:
     """Raise ``ValueError`` when a concrete covariance of ``g`` is singular to working precision.
 

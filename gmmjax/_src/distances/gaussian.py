@@ -12,7 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gmmjax._src.core.arguments import check_gaussian_pair, check_gmm_pair
+from gmmjax._src.core.arguments import check_gaussian_pair, check_gmm_pair, require_dense
 from gmmjax._src.core.checks import check_choice, check_simplex
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM, Gaussian
@@ -144,6 +144,7 @@ def gaussian_interpolate(g0: Gaussian, g1: Gaussian, t: Any) -> Gaussian:
         (0.5, 4.0)
     """
     check_gaussian_pair(g0, g1)
+    require_dense("gaussian_interpolate", g0=g0, g1=g1)
     t = check_real("t", t, low=0.0, high=1.0, scalar=False)
     t = jnp.asarray(t, jnp.result_type(g0.mean, g1.mean))
     return map_pairs(_interpolate_pair, g0, g1, t)
@@ -178,6 +179,7 @@ def gaussian_transport_map(g0: Gaussian, g1: Gaussian) -> tuple[jax.Array, jax.A
         (2.0, 1.0)
     """
     check_gaussian_pair(g0, g1)
+    require_dense("gaussian_transport_map", g0=g0, g1=g1)
     return map_pairs(_transport_map_pair, g0, g1)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gmmjax._src.core.arguments import check_gmm_pair
+from gmmjax._src.core.arguments import check_gmm_pair, require_dense
 from gmmjax._src.core.lift import map_pairs
 from gmmjax._src.core.mixture import GMM
 from gmmjax._src.core.scalars import check_real
@@ -249,6 +249,7 @@ def geodesic(
         (2.0, 4.0)
     """
     p, q = check_gmm_pair(p, q)
+    require_dense("geodesic", p=p, q=q)
     ot_solver = get_solver(solver, epsilon, max_iter)
     if getattr(t, "ndim", 0):
         raise ValueError(f"t must be a scalar; got shape {t.shape} (vmap over times instead)")

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._src.core.arguments import check_gmm_pair, require_definite
+from gmmjax._src.core.arguments import check_gmm_pair, require_definite, require_dense
 from gmmjax._src.core.checks import check_choice, is_concrete
 from gmmjax._src.core.densities import component_log_densities
 from gmmjax._src.core.lift import map_pairs
@@ -124,6 +124,7 @@ def _coupling_density(
 # ------------------------------------------------------------------------- arguments
 def _check_single(function: str, p: GMM, q: GMM) -> tuple[GMM, GMM]:
     p, q = check_gmm_pair(p, q)
+    require_dense(function, p=p, q=q)
     for name, g in (("p", p), ("q", q)):
         if g.batch_shape:
             raise ValueError(
