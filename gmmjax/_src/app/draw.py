@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gmmjax._src.app.optional import require
-from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.mixture import GMM, component_variances
 from gmmjax._src.distances.transport import geodesic
 
 __all__ = [
@@ -89,11 +89,7 @@ def _extent(gmm: GMM, data: Any = None, width: float = 4.0) -> tuple[np.ndarray,
     """
     used = np.asarray(gmm.weights) > 0
     means = np.asarray(gmm.means)[used]
-    if gmm.is_low_rank:
-        variances = np.asarray(gmm.covs.variances())[used]
-    else:
-        covs = np.asarray(gmm.covs)[used]
-        variances = covs if gmm.is_diagonal else np.diagonal(covs, axis1=-2, axis2=-1)
+    variances = np.asarray(component_variances(gmm))[used]
     spread = width * np.sqrt(variances)
     lo, hi = (means - spread).min(0), (means + spread).max(0)
     if data is not None:

@@ -155,7 +155,7 @@ def _gmm_from_dict(source: str, data: dict[str, Any], normalize: bool = False) -
     missing = [k for k in fields if k not in data]
     if missing:
         raise InputError(f"{source}: missing field(s) {', '.join(missing)}")
-    if low_rank is False and ("factors" in data or "noise" in data):
+    if not low_rank and ("factors" in data or "noise" in data):
         raise InputError(f"{source}: give either covs or factors and noise, not both")
     fmt = data.get("format", FORMAT_TAG)
     if fmt != FORMAT_TAG:

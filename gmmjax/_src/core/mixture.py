@@ -51,7 +51,14 @@ from gmmjax._src.core.scalars import sample_shape_tuple
 from gmmjax._src.math.linalg import cholesky_and_inverse
 from gmmjax._src.math.numerics import weighted_logsumexp
 
-__all__ = ["GMM", "Gaussian", "degenerate_covariance", "float_dtype", "unit_padding"]
+__all__ = [
+    "GMM",
+    "Gaussian",
+    "component_variances",
+    "degenerate_covariance",
+    "float_dtype",
+    "unit_padding",
+]
 
 
 _HALF_PRECISION = (jnp.float16, jnp.bfloat16)
@@ -812,6 +819,13 @@ def unit_padding(g: GMM) -> GMM:
     else:
         covs = unit(g.covs, 1.0 if g.is_diagonal else jnp.eye(g.dim))
     return GMM._unchecked(g.weights, g.means, covs)
+
+
+def component_variances(g: GMM) -> jax.Array:
+    """The ``(..., K, d)`` diagonals of the component covariances, for every structure."""
+    if g.is_low_rank:
+        return g.covs.variances()
+    return g.covs if g.is_diagonal else jnp.diagonal(g.covs, axis1=-2, axis2=-1)
 
 
 def degenerate_covariance(covs: Any, diagonal: bool, xp: Any = jnp) -> Any:

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gmmjax._src.core.mixture import GMM
+from gmmjax._src.core.mixture import GMM, component_variances
 from gmmjax._src.kernels.low_rank import low_rank_scaled_log_overlap
 from gmmjax._src.math.ldl import UNROLL_MAX_DIM, log_normal_of_sum
 from gmmjax._src.math.linalg import logdet_and_mahalanobis
@@ -45,12 +45,6 @@ __all__ = [
 ]
 
 
-def _variances(g: GMM) -> jax.Array:
-    if g.is_low_rank:
-        return g.covs.variances()
-    return g.covs if g.is_diagonal else jnp.diagonal(g.covs, axis1=-2, axis2=-1)
-
-
 def reference_exponent(p: GMM, q: GMM) -> jax.Array:
     """Integer ``k`` with ``4**k`` near the geometric-mean variance of ``p`` and ``q``.
 
@@ -60,7 +54,7 @@ def reference_exponent(p: GMM, q: GMM) -> jax.Array:
     tiny = jnp.finfo(p.dtype).tiny
 
     def mean_log2(g: GMM) -> jax.Array:
-        return jnp.mean(jnp.log2(jnp.maximum(_variances(g), tiny)))
+        return jnp.mean(jnp.log2(jnp.maximum(component_variances(g), tiny)))
 
     k = jnp.round(0.25 * (mean_log2(p) + mean_log2(q)))
     k = jnp.where(jnp.isfinite(k), k, 0.0)
